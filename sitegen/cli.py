@@ -1,0 +1,147 @@
+"""The ``sitegen`` command: ``init``, ``new``, ``build``, ``check``.
+
+Exit codes: 0 success, 1 content, config or output errors, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site
+from .config import parse_base_url
+from .errors import InputError, Problem, SitegenError
+from .scaffold import init_site, new_paper
+
+FOLD_AFTER = 5
+"""Warnings with the same message beyond this many are summarised in one line."""
+
+
+def _date_argument(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be YYYY-MM-DD, got {text!r}") from None
+
+
+def _base_url_argument(text: str) -> str:
+    try:
+        return parse_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sitegen", description="Build a static website from a folder of paper abstracts."
+    )
+    parser.add_argument("--version", action="version", version=f"sitegen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create a new site", description="Create a working starter site in DIR.")
+    init.add_argument("dir", type=Path, metavar="DIR")
+
+    new = commands.add_parser(
+        "new", help="create a new abstract file", description="Write content/papers/YYYY/ID.md for a new paper."
+    )
+    new.add_argument("site", nargs="?", type=Path, default=Path("."), metavar="SITE")
+    new.add_argument("--id", required=True, help="arXiv id or another slug-safe id")
+    new.add_argument("--title", required=True)
+    new.add_argument("--author", action="append", default=[], help="an author (repeat for each)")
+    new.add_argument("--topic", action="append", default=[], help="a topic slug (repeat for each)")
+    new.add_argument("--date", type=_date_argument, help="listing date, YYYY-MM-DD (default: today)")
+
+    for name, help_text in (("build", "build the site"), ("check", "validate the site without writing")):
+        sub = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        sub.add_argument("site", nargs="?", type=Path, default=Path("."), metavar="SITE",
+                         help="the site folder, holding sitegen.yaml (default: .)")
+        if name == "build":
+            sub.add_argument("-o", "--output", type=Path, metavar="OUT",
+                             help=f"output folder (default: SITE/{DEFAULT_OUTPUT})")
+        sub.add_argument("--base-url", type=_base_url_argument, metavar="URL", help="override base_url")
+        sub.add_argument("--drafts", action="store_true", help="include papers marked draft: true")
+        sub.add_argument("--no-future", dest="future", action="store_false",
+                         help="leave out papers dated after today")
+        sub.add_argument("--strict", action="store_true", help="fail on warnings too")
+    return parser
+
+
+def print_problems(problems: Sequence[Problem]) -> None:
+    """Every error; warnings folded once one message repeats more than ``FOLD_AFTER`` times."""
+    seen: Counter[str] = Counter()
+    for problem in problems:
+        seen[problem.message] += 1
+        if problem.is_error or seen[problem.message] <= FOLD_AFTER:
+            print(problem, file=sys.stderr)
+    for message, count in seen.items():
+        if count > FOLD_AFTER and not any(p.is_error and p.message == message for p in problems):
+            print(f"... and {count - FOLD_AFTER} more warnings: {message}", file=sys.stderr)
+
+
+def _summary(plan: Plan) -> str:
+    selection = plan.selection
+    notes = []
+    if selection.future_included:
+        notes.append(f"{selection.future_included} dated after today")
+    if selection.future_skipped:
+        notes.append(f"{selection.future_skipped} future-dated left out (--no-future)")
+    if selection.drafts_skipped:
+        notes.append(f"{selection.drafts_skipped} drafts left out (use --drafts)")
+    extra = f" ({'; '.join(notes)})" if notes else ""
+    return f"{len(plan.site.papers)} papers, {len(plan.site.topics)} topics, {len(plan.pages)} pages{extra}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "init":
+        for path in init_site(args.dir, dt.date.today()):
+            print(f"created {path}")
+        print(f"Now run: sitegen build {args.dir}")
+        return 0
+    if args.command == "new":
+        path = new_paper(args.site, args.id, args.title, args.date or dt.date.today(), args.author, args.topic)
+        print(f"created {path}")
+        return 0
+
+    options = BuildOptions(
+        output=getattr(args, "output", None), base_url=args.base_url, drafts=args.drafts,
+        future=args.future, strict=args.strict,
+    )
+    started = time.perf_counter()
+    if args.command == "check":
+        plan = check_site(args.site, options)
+        print_problems(plan.warnings)
+        print(f"OK: {_summary(plan)}")
+        return 0
+    report = build(args.site, options)
+    print_problems(report.plan.warnings)
+    seconds = time.perf_counter() - started
+    print(f"Built {_summary(report.plan)} into {report.output} in {seconds:.2f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return run(args)
+    except InputError as exc:
+        print_problems(exc.problems)
+        errors = sum(1 for p in exc.problems if p.is_error)
+        what = f"{errors} error{'s' if errors != 1 else ''}" if errors else "warnings (--strict)"
+        print(f"sitegen: stopped with {what}; nothing was written", file=sys.stderr)
+        return exc.exit_code
+    except SitegenError as exc:
+        print(f"sitegen: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sitegen: interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

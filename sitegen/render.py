@@ -1,0 +1,130 @@
+"""Planned pages → ``Output`` items ``(path, bytes)``: Jinja2 for pages, plain copies for static files.
+
+Renderers never write; they hand their bytes to ``writer.write_site``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from . import urls
+from .config import SiteConfig
+from .errors import InputError, error
+from .pages import Page, long_date
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One file of the built site."""
+
+    path: str
+    """Path inside the output folder, ``/``-separated."""
+    data: bytes
+    source: str
+    """What produced it (a page's source or a static file's path), for collision messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    """The site-wide values every template sees as ``site``."""
+
+    title: str
+    description: str
+    language: str
+    base_url: str
+    base_path: str
+
+
+def json_ld(data: Any) -> Markup:
+    """JSON for a ``<script type="application/ld+json">``: ``<``, ``>`` and ``&`` escaped so
+    no user text can close the script element."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja2.Environment:
+    """Templates from the site's own folder win over the theme's, file by file."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(path) for path in template_dirs]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    base_path = config.base_path
+
+    def url(path: str) -> str:
+        return base_path + path
+
+    def absolute_url(path: str) -> str:
+        return config.base_url + path
+
+    env.globals.update(
+        site=SiteView(config.title, config.description, config.language, config.base_url, base_path),
+        url=url,
+        absolute_url=absolute_url,
+        json_ld=json_ld,
+    )
+    env.filters["long_date"] = long_date
+    env.filters["slash_date"] = lambda date: date.strftime("%Y/%m/%d")
+    return env
+
+
+def render_pages(pages: Iterable[Page], env: jinja2.Environment) -> Iterator[Output]:
+    templates: dict[str, jinja2.Template] = {}
+    for page in pages:
+        template = templates.get(page.template)
+        if template is None:
+            template = templates[page.template] = _load_template(env, page.template)
+        try:
+            text = template.render(page.context, page=page)
+        except jinja2.TemplateError as exc:
+            raise _template_problem(exc, page.template, env) from None
+        yield Output(urls.output_path(page.url), text.encode("utf-8"), page.source)
+
+
+def _load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateError as exc:
+        raise _template_problem(exc, name, env) from None
+
+
+def _template_problem(exc: jinja2.TemplateError, name: str, env: jinja2.Environment) -> InputError:
+    filename = getattr(exc, "filename", None)
+    if not filename:
+        source = env.loader.get_source(env, name)[1] if env.loader else None  # type: ignore[union-attr]
+        filename = source or name
+    line = getattr(exc, "lineno", None)
+    return InputError([error(Path(filename), line, f"template error: {exc.message or exc}")])
+
+
+def static_files(static_dirs: Sequence[Path]) -> dict[str, Path]:
+    """Output path → file, from theme to site so a site's file replaces the theme's of that name."""
+    files: dict[str, Path] = {}
+    for folder in static_dirs:
+        if not folder.is_dir():
+            continue
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                if name.startswith("."):
+                    continue
+                path = Path(root, name)
+                files[path.relative_to(folder).as_posix()] = path
+    return files
+
+
+def copy_static(files: dict[str, Path]) -> Iterator[Output]:
+    for path, file in sorted(files.items()):
+        yield Output(path, file.read_bytes(), str(file))

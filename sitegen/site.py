@@ -1,0 +1,131 @@
+"""``Paper`` records → the ``Site``: the indexes every page is planned from (topics, days, months, years).
+
+Pure functions of the papers and the config; nothing here reads files or renders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+from .config import SiteConfig
+from .content import Paper
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic and the papers filed under it."""
+
+    slug: str
+    """URL-safe key used in front matter: ``protein-design``."""
+    name: str
+    """Display name, from ``sitegen.yaml`` or derived from the slug."""
+    description: str
+    """Optional text from ``sitegen.yaml``."""
+    papers: tuple[Paper, ...]
+    """Newest first, in listing order within a day."""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything the page planner needs, indexed once."""
+
+    config: SiteConfig
+    papers: tuple[Paper, ...]
+    """Every published paper, newest day first, each day in listing order."""
+    topics: tuple[Topic, ...]
+    """Topics that have papers, sorted by display name."""
+    days: Mapping[dt.date, tuple[Paper, ...]]
+    """Listing day → its papers in listing order; newest day first."""
+    months: Mapping[tuple[int, int], tuple[Paper, ...]]
+    """(year, month) → papers; newest month first."""
+    years: Mapping[int, tuple[Paper, ...]]
+    """Year → papers; newest year first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which papers a build publishes, and how many it left out and why."""
+
+    papers: tuple[Paper, ...]
+    drafts_skipped: int
+    future_skipped: int
+    future_included: int
+
+
+def select_papers(
+    papers: Iterable[Paper], *, include_drafts: bool, include_future: bool, today: dt.date
+) -> Selection:
+    """Drop drafts unless asked for; keep future-dated papers unless ``include_future`` is off."""
+    chosen: list[Paper] = []
+    drafts = future_skipped = future_included = 0
+    for paper in papers:
+        if paper.draft and not include_drafts:
+            drafts += 1
+            continue
+        if paper.date > today:
+            if not include_future:
+                future_skipped += 1
+                continue
+            future_included += 1
+        chosen.append(paper)
+    return Selection(tuple(chosen), drafts, future_skipped, future_included)
+
+
+def listing_order(paper: Paper) -> tuple[int, str, str]:
+    """Within a day: most upvoted first (papers without votes after), then by title."""
+    votes = paper.upvotes if paper.upvotes is not None else -1
+    return (-votes, paper.title.casefold(), paper.id)
+
+
+def humanize_slug(slug: str) -> str:
+    words = slug.replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def index_site(config: SiteConfig, papers: Iterable[Paper]) -> Site:
+    """Group papers by day, month, year and topic, in the orders pages show them."""
+    ordered = sorted(papers, key=listing_order)
+    ordered.sort(key=lambda paper: paper.date, reverse=True)  # stable: keeps listing order per day
+
+    days: dict[dt.date, list[Paper]] = {}
+    months: dict[tuple[int, int], list[Paper]] = {}
+    years: dict[int, list[Paper]] = {}
+    by_topic: dict[str, list[Paper]] = {}
+    for paper in ordered:
+        days.setdefault(paper.date, []).append(paper)
+        months.setdefault((paper.date.year, paper.date.month), []).append(paper)
+        years.setdefault(paper.date.year, []).append(paper)
+        for slug in paper.topics:
+            by_topic.setdefault(slug, []).append(paper)
+
+    topics = []
+    for slug, topic_papers in by_topic.items():
+        info = config.topics.get(slug)
+        topics.append(
+            Topic(
+                slug=slug,
+                name=info.name if info else humanize_slug(slug),
+                description=info.description if info else "",
+                papers=tuple(topic_papers),
+            )
+        )
+    topics.sort(key=lambda topic: (topic.name.casefold(), topic.slug))
+    return Site(
+        config=config,
+        papers=tuple(ordered),
+        topics=tuple(topics),
+        days=_frozen(days),
+        months=_frozen(months),
+        years=_frozen(years),
+    )
+
+
+def _frozen(groups: dict[K, list[V]]) -> Mapping[K, tuple[V, ...]]:
+    return MappingProxyType({key: tuple(values) for key, values in groups.items()})

@@ -1,0 +1,143 @@
+"""Read-only views that templates see: what a page shows, never the model it came from.
+
+Views carry ready-made URLs and display names, so templates need no knowledge of the URL scheme
+or the config, and cannot change a ``Paper`` or the ``Site``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from . import urls
+from .content import Author, Paper
+from .site import Site
+
+LINK_LABELS = {
+    "abs": "arXiv",
+    "pdf": "PDF",
+    "code": "Code",
+    "project": "Project page",
+    "dataset": "Dataset",
+    "model": "Model",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRef:
+    slug: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    kind: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    """A paper as templates see it."""
+
+    id: str
+    url: str
+    title: str
+    authors: tuple[Author, ...]
+    date: dt.date
+    topics: tuple[TopicRef, ...]
+    abstract_html: Markup
+    abstract_text: str
+    summary: str
+    """``tldr`` when given, else the abstract's start: for descriptions and cards."""
+    links: tuple[LinkView, ...]
+    tldr: str
+    upvotes: int | None
+    stars: int | None
+    published: dt.date | None
+    updated: dt.date | None
+    version: int | None
+    categories: tuple[str, ...]
+    primary_category: str
+    comment: str
+    journal_ref: str
+    doi: str
+    license: str
+    arxiv_id: str
+    """The arXiv id when the paper's id is one, else an empty string."""
+
+    def link(self, kind: str) -> str:
+        return next((link.url for link in self.links if link.kind == kind), "")
+
+
+def shorten(text: str, limit: int = 280) -> str:
+    """Cut at a word boundary so a description stays readable."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:.") + "…"
+
+
+def paper_views(site: Site) -> dict[str, PaperView]:
+    topic_refs = {topic.slug: TopicRef(topic.slug, topic.name, urls.topic(topic.slug)) for topic in site.topics}
+    return {paper.id: paper_view(paper, topic_refs) for paper in site.papers}
+
+
+def paper_view(paper: Paper, topic_refs: dict[str, TopicRef]) -> PaperView:
+    return PaperView(
+        id=paper.id,
+        url=urls.paper(paper.id),
+        title=paper.title,
+        authors=paper.authors,
+        date=paper.date,
+        topics=tuple(topic_refs[slug] for slug in paper.topics),
+        # The abstract was rendered by markup.AbstractRenderer, which escapes all user text.
+        abstract_html=Markup(paper.abstract_html),
+        abstract_text=paper.abstract_text,
+        summary=paper.tldr or shorten(paper.abstract_text),
+        links=tuple(LinkView(kind, LINK_LABELS.get(kind, kind), url) for kind, url in paper.links),
+        tldr=paper.tldr,
+        upvotes=paper.upvotes,
+        stars=paper.stars,
+        published=paper.published,
+        updated=paper.updated,
+        version=paper.version,
+        categories=paper.categories,
+        primary_category=paper.primary_category,
+        comment=paper.comment,
+        journal_ref=paper.journal_ref,
+        doi=paper.doi,
+        license=paper.license,
+        arxiv_id=paper.id if paper.is_arxiv else "",
+    )
+
+
+def scholarly_article(paper: PaperView, base_url: str) -> dict[str, object]:
+    """schema.org ``ScholarlyArticle`` for the paper page's JSON-LD."""
+    data: dict[str, object] = {
+        "@context": "https://schema.org",
+        "@type": "ScholarlyArticle",
+        "headline": paper.title,
+        "name": paper.title,
+        "url": base_url + paper.url,
+        "author": [
+            {"@type": "Person", "name": author.name}
+            | ({"affiliation": {"@type": "Organization", "name": author.affiliation}} if author.affiliation else {})
+            for author in paper.authors
+        ],
+        "datePublished": (paper.published or paper.date).isoformat(),
+        "abstract": paper.abstract_text,
+    }
+    if paper.updated:
+        data["dateModified"] = paper.updated.isoformat()
+    if paper.topics:
+        data["keywords"] = [topic.name for topic in paper.topics]
+    if paper.arxiv_id:
+        data["identifier"] = f"arXiv:{paper.arxiv_id}"
+        data["sameAs"] = paper.link("abs")
+    if paper.doi:
+        data["sameAs"] = f"https://doi.org/{paper.doi}"
+    return data
