@@ -68,6 +68,14 @@ class SiteConfig:
         return ZoneInfo(self.timezone)
 
 
+class NestedValueError(ValueError):
+    """A problem with one key inside an option's mapping, so the message can point at its line."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """One declared configuration key."""
@@ -144,15 +152,16 @@ def _topics(value: Any) -> Mapping[str, TopicInfo]:
     topics: dict[str, TopicInfo] = {}
     for slug, info in value.items():
         if not isinstance(slug, str) or not TOPIC_SLUG.match(slug):
-            raise ValueError(
-                f"topic slug {slug!r} must be lowercase letters, digits and single hyphens"
+            raise NestedValueError(
+                str(slug), f"topic slug {slug!r} must be lowercase letters, digits and single hyphens"
             )
         if isinstance(info, str):
             topics[slug] = TopicInfo(name=_string(info))
         elif isinstance(info, dict):
             unknown = set(info) - {"name", "description"}
             if unknown:
-                raise ValueError(
+                raise NestedValueError(
+                    slug,
                     f"topic {slug!r} has unknown keys {sorted(unknown)}; use 'name' and 'description'"
                 )
             topics[slug] = TopicInfo(
@@ -160,7 +169,7 @@ def _topics(value: Any) -> Mapping[str, TopicInfo]:
                 description=_optional_string(info.get("description")),
             )
         else:
-            raise ValueError(f"topic {slug!r} must be a name or {{name, description}}")
+            raise NestedValueError(slug, f"topic {slug!r} must be a name or {{name, description}}")
     return MappingProxyType(topics)
 
 
@@ -213,10 +222,8 @@ def parse_config(
             values[option.name] = option.parse(data[option.name])
         except ValueError as exc:
             line = None if overrides and option.name in overrides else key_lines.get(option.name)
-            if option.name == "topics" and line is not None:
-                bad = re.search(r"topic '([^']+)'", str(exc))
-                if bad:
-                    line = nested_key_line(text, line, bad.group(1))
+            if isinstance(exc, NestedValueError) and line is not None:
+                line = nested_key_line(text, line, exc.key)
             problems.append(error(path, line, f"{option.name!r} {exc}"))
     if problems:
         raise InputError(problems)

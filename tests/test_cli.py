@@ -1,0 +1,136 @@
+"""The ``sitegen`` command as a user runs it: exit codes, messages, and an untouched site on failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SiteFactory, paper_text
+from .helpers import snapshot, soup
+
+
+def sitegen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sitegen", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+GOOD = {
+    "content/papers/2024/2401.00001.md": paper_text("2401.00001", "First", "2024-01-01"),
+    "content/papers/2024/2401.00002.md": paper_text("2401.00002", "Second", "2024-01-02"),
+}
+
+BROKEN = {
+    "bad YAML": (
+        "content/papers/2024/2401.00002.md",
+        "---\nid: 2401.00002\ntitle: [Second\ndate: 2024-01-02\n---\nx\n",
+        "content/papers/2024/2401.00002.md:4: invalid YAML in front matter: ",
+    ),
+    "bad date": (
+        "content/papers/2024/2401.00002.md",
+        paper_text("2401.00002", "Second", "2024-02-31"),
+        "content/papers/2024/2401.00002.md:5: 'date' must be a date written YYYY-MM-DD, got '2024-02-31'",
+    ),
+    "missing title": (
+        "content/papers/2024/2401.00002.md",
+        "---\nid: 2401.00002\nauthors: [A]\ndate: 2024-01-02\n---\nx\n",
+        "content/papers/2024/2401.00002.md:1: 'title' is missing; add a 'title:' line to the front matter",
+    ),
+    "duplicate id": (
+        "content/papers/2024/copy.md",
+        paper_text("2401.00001", "Copy", "2024-01-03"),
+        "content/papers/2024/copy.md:2: duplicate id '2401.00001': "
+        "content/papers/2024/2401.00001.md:2 has the same id; every paper needs its own id",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_bad_input_exits_1_names_the_line_and_keeps_the_old_site(make_site: SiteFactory, case: str) -> None:
+    site = make_site(GOOD)
+    assert sitegen("build", cwd=site).returncode == 0
+    before = snapshot(site / "_site")
+
+    relative, text, expected = BROKEN[case]
+    (site / relative).write_text(text, encoding="utf-8")
+    result = sitegen("build", cwd=site)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith(expected)
+    assert "nothing was written" in result.stderr
+    assert snapshot(site / "_site") == before
+
+
+def test_all_problems_of_all_files_are_listed(make_site: SiteFactory) -> None:
+    site = make_site(
+        {
+            "content/a.md": paper_text("a1", date="2024-13-01"),
+            "content/b.md": "---\nid: b1\nauthors: [A]\ndate: 2024-01-01\n---\nx\n",
+        }
+    )
+    result = sitegen("check", cwd=site)
+    assert result.returncode == 1
+    assert "content/a.md:5: 'date' must be a date" in result.stderr
+    assert "content/b.md:1: 'title' is missing" in result.stderr
+    assert "stopped with 2 errors" in result.stderr
+
+
+def test_strict_turns_warnings_into_failure(make_site: SiteFactory) -> None:
+    site = make_site({"content/a.md": paper_text("a1", extra="tldr_: x\n")})
+    relaxed = sitegen("build", cwd=site)
+    assert relaxed.returncode == 0
+    assert "content/a.md:7: warning: unknown field 'tldr_' is ignored (did you mean 'tldr'?)" in relaxed.stderr
+    strict = sitegen("build", "--strict", cwd=site)
+    assert strict.returncode == 1
+    assert "stopped with warnings (--strict)" in strict.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert sitegen("build", "--bogus", cwd=tmp_path).returncode == 2
+    assert sitegen("build", "--base-url", "not-a-url", cwd=tmp_path).returncode == 2
+    assert sitegen("frobnicate", cwd=tmp_path).returncode == 2
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["new"], ["build"], ["check"]])
+def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
+    result = sitegen(*command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: sitegen")
+
+
+def test_missing_site_is_a_clear_error(tmp_path: Path) -> None:
+    result = sitegen("build", "nowhere", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "nowhere/sitegen.yaml: no sitegen.yaml here; create one or run 'sitegen init nowhere'" in result.stderr
+
+
+def test_init_then_new_then_build(tmp_path: Path) -> None:
+    assert sitegen("init", "mysite", cwd=tmp_path).returncode == 0
+    site = tmp_path / "mysite"
+    created = sitegen(
+        "new", "mysite", "--id", "2402.12345", "--title", 'Quotes "and": colons', "--date", "2024-02-03",
+        "--author", "Grace Hopper", "--topic", "vision", cwd=tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    assert (site / "content/papers/2024/2402.12345.md").is_file()
+    built = sitegen("build", "mysite", "--base-url", "https://example.org/sub/", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    page = soup(site / "_site/papers/2402.12345/index.html")
+    assert page.h1.get_text() == 'Quotes "and": colons'
+    assert sitegen("init", "mysite", cwd=tmp_path).returncode == 2  # never overwrites a site
+    again = sitegen("new", "mysite", "--id", "2402.12345", "--title", "x", "--date", "2024-02-03", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+
+
+def test_build_output_option_and_summary(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = make_site({**GOOD, "content/f.md": paper_text("f1", date="2999-01-01")})
+    result = sitegen("build", str(site), "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "3 papers" in result.stdout and "1 dated after today" in result.stdout
+    assert (tmp_path / "out/index.html").is_file()
+    left_out = sitegen("build", str(site), "--no-future", cwd=tmp_path)
+    assert "1 future-dated left out (--no-future)" in left_out.stdout
