@@ -1,0 +1,112 @@
+"""The example site in a real browser (Debian's Chromium driven by Playwright), under a sub-path."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from sitegen.build import BuildOptions, build
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("Debian's chromium package is required in CI (.ci/run installs it)")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+class SubPathHandler(SimpleHTTPRequestHandler):
+    """Serves the built folder at /sub/, as GitHub Pages serves a project site."""
+
+    def translate_path(self, path: str) -> str:
+        if not path.startswith("/sub/"):
+            return str(Path(self.directory) / "does-not-exist")
+        return super().translate_path(path[len("/sub") :])
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    out = tmp_path_factory.mktemp("browser") / "_site"
+    build(REPO, BuildOptions(output=out, base_url="http://127.0.0.1/sub/"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SubPathHandler, directory=str(out)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sub/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+PAGES = ["", "papers/2106.09685/", "topics/", "topics/vision/", "archive/", "2024/", "2024/02/", "2024/02/06/"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_load_cleanly_and_fit_a_phone(browser, served: str, path: str) -> None:
+    page = browser.new_page(viewport={"width": 360, "height": 740})
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    page.on("request", lambda request: None if request.url.startswith(served) else problems.append(request.url))
+    response = page.goto(served + path)
+    assert response is not None and response.status == 200
+    assert problems == []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"{path} scrolls sideways on a phone ({width}px)"
+    assert page.evaluate("getComputedStyle(document.querySelector('.site-header')).borderBottomStyle") == "solid"
+    page.close()
+
+
+def test_math_is_laid_out_as_mathml(browser, served: str) -> None:
+    page = browser.new_page()
+    page.goto(served + "papers/2106.09685/")
+    boxes = page.eval_on_selector_all(
+        "section.abstract-full math", "nodes => nodes.map(n => n.getBoundingClientRect().width)"
+    )
+    assert boxes and all(width > 0 for width in boxes)
+    page.close()
+
+
+def test_dark_mode_follows_the_system(browser, served: str) -> None:
+    colours = {}
+    for scheme in ("light", "dark"):
+        page = browser.new_page(color_scheme=scheme)
+        page.goto(served)
+        colours[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        page.close()
+    assert colours["light"] != colours["dark"]
+    assert colours["dark"] == "rgb(22, 24, 27)"
+
+
+def test_missing_page_links_back_under_the_sub_path(browser, served: str) -> None:
+    page = browser.new_page()
+    page.goto(served + "404.html")
+    page.click("text=The latest papers")
+    assert page.url == served
+    assert page.locator("h1").inner_text().startswith("Papers of")
+    page.close()
