@@ -92,7 +92,8 @@ def _summary(plan: Plan) -> str:
     if selection.future_skipped:
         notes.append(f"{selection.future_skipped} future-dated left out (--no-future)")
     if selection.drafts_skipped:
-        notes.append(f"{selection.drafts_skipped} drafts left out (use --drafts)")
+        drafts = "draft" if selection.drafts_skipped == 1 else "drafts"
+        notes.append(f"{selection.drafts_skipped} {drafts} left out (use --drafts)")
     extra = f" ({'; '.join(notes)})" if notes else ""
     return f"{len(plan.site.papers)} papers, {len(plan.site.topics)} topics, {len(plan.pages)} pages{extra}"
 

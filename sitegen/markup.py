@@ -7,6 +7,7 @@ allow-list of MathML elements and attributes because latex2mathml passes ``\\tex
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class RenderedText:
     """Formulas that could not be turned into MathML; shown as their source instead."""
 
 
+@functools.lru_cache(maxsize=65_536)  # abstracts repeat the same small formulas ($\alpha$, $O(n)$)
 def math_to_mathml(latex: str, display: bool) -> str | None:
     """MathML for ``latex``, or None when it cannot be converted into safe MathML."""
     try:
