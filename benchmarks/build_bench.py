@@ -22,22 +22,73 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from sitegen.build import BuildOptions, build  # noqa: E402
-from sitegen.config import load_config  # noqa: E402
-from sitegen.content import find_abstract_files, load_papers  # noqa: E402
-from sitegen.pages import plan_pages  # noqa: E402
-from sitegen.render import make_environment, render_pages  # noqa: E402
-from sitegen.site import index_site  # noqa: E402
-from sitegen.themes import find_theme  # noqa: E402
+from sitegen.build import BuildOptions, build
+from sitegen.config import load_config
+from sitegen.content import find_abstract_files, load_papers
+from sitegen.pages import plan_pages
+from sitegen.render import make_environment, render_pages
+from sitegen.site import index_site
+from sitegen.themes import find_theme
 
-WORDS = (
-    "model language training data learning network neural transformer attention retrieval "
-    "diffusion policy reward graph protein molecule vision image token sequence benchmark "
-    "evaluation scaling parameter gradient optimization loss sample inference efficient sparse "
-    "dense representation embedding contrastive supervised unsupervised agent planning reasoning "
-    "robust adversarial generalization fine-tuning adapter quantization distillation latent "
-    "probabilistic bayesian kernel theorem bound convergence stochastic variance estimator"
-).split()
+WORDS = [
+    "model",
+    "language",
+    "training",
+    "data",
+    "learning",
+    "network",
+    "neural",
+    "transformer",
+    "attention",
+    "retrieval",
+    "diffusion",
+    "policy",
+    "reward",
+    "graph",
+    "protein",
+    "molecule",
+    "vision",
+    "image",
+    "token",
+    "sequence",
+    "benchmark",
+    "evaluation",
+    "scaling",
+    "parameter",
+    "gradient",
+    "optimization",
+    "loss",
+    "sample",
+    "inference",
+    "efficient",
+    "sparse",
+    "dense",
+    "representation",
+    "embedding",
+    "contrastive",
+    "supervised",
+    "unsupervised",
+    "agent",
+    "planning",
+    "reasoning",
+    "robust",
+    "adversarial",
+    "generalization",
+    "fine-tuning",
+    "adapter",
+    "quantization",
+    "distillation",
+    "latent",
+    "probabilistic",
+    "bayesian",
+    "kernel",
+    "theorem",
+    "bound",
+    "convergence",
+    "stochastic",
+    "variance",
+    "estimator",
+]
 MATH = ["$O(n^2)$", "$\\alpha$", "$\\sqrt{d_k}$", "$\\mathcal{L}_{\\text{KL}}$", "$x_t$", "$\\beta_t$"]
 TOPICS = [f"topic-{n:02d}" for n in range(20)]
 
@@ -75,6 +126,10 @@ def timed(label: str, results: dict[str, list[float]], function, *args, **kwargs
     return value
 
 
+def rendered_bytes(pages, env) -> int:
+    return sum(len(output.data) for output in render_pages(pages, env))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=10_000)
@@ -97,13 +152,17 @@ def main() -> None:
             pages = timed("plan", results, plan_pages, built_site)
             theme = find_theme(site, config.theme)
             env = make_environment(config, [site / "templates", theme / "templates"])
-            timed("render (Jinja2, no writing)", results, lambda: sum(len(o.data) for o in render_pages(pages, env)))
+            timed("render (Jinja2, no writing)", results, rendered_bytes, pages, env)
             # The whole thing, end to end, as `sitegen build` runs it.
-            report = timed("build, end to end", results, build, site, BuildOptions(output=Path(scratch) / "out"))
+            report = timed(
+                "build, end to end", results, build, site, BuildOptions(output=Path(scratch) / "out")
+            )
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n{args.papers} papers → {report.written.files} files, {report.written.bytes / 2**20:.1f} MiB; "
-          f"median of {args.runs} runs")
+    print(
+        f"\n{args.papers} papers → {report.written.files} files, {report.written.bytes / 2**20:.1f} MiB; "
+        f"median of {args.runs} runs"
+    )
     for label, seconds in results.items():
         print(f"  {label:40s} {statistics.median(seconds):7.2f} s")
     print(f"  {'peak memory (RSS, whole process)':40s} {peak:7.0f} MiB")

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import urls
 from .config import SiteConfig, load_config
 from .content import find_abstract_files, load_papers
-from . import urls
 from .errors import InputError, Problem
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
 from .render import Output, copy_static, make_environment, render_pages, static_files

@@ -44,11 +44,15 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sitegen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    init = commands.add_parser("init", help="create a new site", description="Create a working starter site in DIR.")
+    init = commands.add_parser(
+        "init", help="create a new site", description="Create a working starter site in DIR."
+    )
     init.add_argument("dir", type=Path, metavar="DIR")
 
     new = commands.add_parser(
-        "new", help="create a new abstract file", description="Write content/papers/YYYY/ID.md for a new paper."
+        "new",
+        help="create a new abstract file",
+        description="Write content/papers/YYYY/ID.md for a new paper.",
     )
     new.add_argument("site", nargs="?", type=Path, default=Path("."), metavar="SITE")
     new.add_argument("--id", required=True, help="arXiv id or another slug-safe id")
@@ -58,16 +62,30 @@ def make_parser() -> argparse.ArgumentParser:
     new.add_argument("--date", type=_date_argument, help="listing date, YYYY-MM-DD (default: today)")
 
     for name, help_text in (("build", "build the site"), ("check", "validate the site without writing")):
-        sub = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
-        sub.add_argument("site", nargs="?", type=Path, default=Path("."), metavar="SITE",
-                         help="the site folder, holding sitegen.yaml (default: .)")
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
+        sub.add_argument(
+            "site",
+            nargs="?",
+            type=Path,
+            default=Path("."),
+            metavar="SITE",
+            help="the site folder, holding sitegen.yaml (default: .)",
+        )
         if name == "build":
-            sub.add_argument("-o", "--output", type=Path, metavar="OUT",
-                             help=f"output folder (default: SITE/{DEFAULT_OUTPUT})")
+            sub.add_argument(
+                "-o",
+                "--output",
+                type=Path,
+                metavar="OUT",
+                help=f"output folder (default: SITE/{DEFAULT_OUTPUT})",
+            )
         sub.add_argument("--base-url", type=_base_url_argument, metavar="URL", help="override base_url")
         sub.add_argument("--drafts", action="store_true", help="include papers marked draft: true")
-        sub.add_argument("--no-future", dest="future", action="store_false",
-                         help="leave out papers dated after today")
+        sub.add_argument(
+            "--no-future", dest="future", action="store_false", help="leave out papers dated after today"
+        )
         sub.add_argument("--strict", action="store_true", help="fail on warnings too")
     return parser
 
@@ -105,13 +123,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"Now run: sitegen build {args.dir}")
         return 0
     if args.command == "new":
-        path = new_paper(args.site, args.id, args.title, args.date or dt.date.today(), args.author, args.topic)
+        path = new_paper(
+            args.site, args.id, args.title, args.date or dt.date.today(), args.author, args.topic
+        )
         print(f"created {path}")
         return 0
 
     options = BuildOptions(
-        output=getattr(args, "output", None), base_url=args.base_url, drafts=args.drafts,
-        future=args.future, strict=args.strict,
+        output=getattr(args, "output", None),
+        base_url=args.base_url,
+        drafts=args.drafts,
+        future=args.future,
+        strict=args.strict,
     )
     started = time.perf_counter()
     if args.command == "check":

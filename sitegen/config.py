@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .errors import InputError, Problem, error, shown_path
-from .yamltext import load_yaml, nested_key_line, top_level_key_lines, yaml_error_line, yaml_error_text
+from .yamltext import (
+    load_yaml,
+    nested_key_line,
+    top_level_key_lines,
+    yaml_error_line,
+    yaml_error_text,
+)
 
 CONFIG_FILE = "sitegen.yaml"
 
@@ -161,8 +167,7 @@ def _topics(value: Any) -> Mapping[str, TopicInfo]:
             unknown = set(info) - {"name", "description"}
             if unknown:
                 raise NestedValueError(
-                    slug,
-                    f"topic {slug!r} has unknown keys {sorted(unknown)}; use 'name' and 'description'"
+                    slug, f"topic {slug!r} has unknown keys {sorted(unknown)}; use 'name' and 'description'"
                 )
             topics[slug] = TopicInfo(
                 name=_string(info.get("name", slug)),
@@ -249,4 +254,3 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
             [error(shown, yaml_error_line(exc), f"invalid YAML: {yaml_error_text(exc)}")]
         ) from None
     return parse_config(data, shown, text, overrides)
-

@@ -21,7 +21,13 @@ import yaml
 from .config import TOPIC_SLUG, did_you_mean
 from .errors import Problem, error, warning
 from .markup import AbstractRenderer
-from .yamltext import load_yaml, nested_key_line, top_level_key_lines, yaml_error_line, yaml_error_text
+from .yamltext import (
+    load_yaml,
+    nested_key_line,
+    top_level_key_lines,
+    yaml_error_line,
+    yaml_error_text,
+)
 
 PAPER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 """Ids become URL path segments, so they are slug-safe: no slashes, no ``..``, no spaces."""
@@ -199,9 +205,7 @@ def _authors(value: Any) -> tuple[Author, ...]:
         if isinstance(item, dict):
             unknown = set(item) - {"name", "affiliation"}
             if unknown or "name" not in item:
-                raise ValueError(
-                    f"each author is a name or {{name, affiliation}}, got {_shown(item)}"
-                )
+                raise ValueError(f"each author is a name or {{name, affiliation}}, got {_shown(item)}")
             authors.append(Author(_text(item["name"]), _optional_text(item.get("affiliation"))))
         else:
             authors.append(Author(_text(item)))
@@ -300,7 +304,13 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
     except yaml.YAMLError as exc:
         line = yaml_error_line(exc)
         raise FileProblems(
-            [error(path, line + offset if line else 1, f"invalid YAML in front matter: {yaml_error_text(exc)}")]
+            [
+                error(
+                    path,
+                    line + offset if line else 1,
+                    f"invalid YAML in front matter: {yaml_error_text(exc)}",
+                )
+            ]
         ) from None
     if not isinstance(data, dict):
         raise FileProblems([error(path, 1, "front matter must be a mapping of field: value lines")])
@@ -308,12 +318,14 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
     lines = {key: line + offset for key, line in top_level_key_lines(front.text).items()}
     problems: list[Problem] = []
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        key = str(key)
+    for raw_key, value in data.items():
+        key = str(raw_key)
         parse = FIELDS.get(key)
         if parse is None:
             problems.append(
-                warning(path, lines.get(key), f"unknown field {key!r} is ignored{did_you_mean(key, list(FIELDS))}")
+                warning(
+                    path, lines.get(key), f"unknown field {key!r} is ignored{did_you_mean(key, list(FIELDS))}"
+                )
             )
             continue
         try:
@@ -339,13 +351,19 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
     rendered = renderer.render(front.body)
     for url in rendered.rejected_links:
         problems.append(
-            error(path, _line_containing(front.body, url, front.body_line),
-                  f"link {_shown(url)} is not allowed; links must be http(s), mailto or relative")
+            error(
+                path,
+                _line_containing(front.body, url, front.body_line),
+                f"link {_shown(url)} is not allowed; links must be http(s), mailto or relative",
+            )
         )
     for latex in rendered.bad_math:
         problems.append(
-            warning(path, _line_containing(front.body, latex, front.body_line),
-                    f"math {_shown(latex)} could not be rendered and is shown as source")
+            warning(
+                path,
+                _line_containing(front.body, latex, front.body_line),
+                f"math {_shown(latex)} could not be rendered and is shown as source",
+            )
         )
     if not rendered.text:
         problems.append(warning(path, front.body_line, "has no abstract after the front matter"))
@@ -385,20 +403,29 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
 
 
 def _links(
-    value: Any, paper_id: str, path: Path, front: str, links_line: int | None, offset: int,
+    value: Any,
+    paper_id: str,
+    path: Path,
+    front: str,
+    links_line: int | None,
+    offset: int,
     problems: list[Problem],
 ) -> tuple[tuple[str, str], ...]:
     given: dict[str, str] = {}
     if value is not None and not isinstance(value, dict):
         problems.append(error(path, links_line, "'links' must be a mapping such as {code: https://...}"))
     elif value:
-        for kind, url in value.items():
-            kind = str(kind)
+        for raw_kind, url in value.items():
+            kind = str(raw_kind)
             line = nested_key_line(front, links_line - offset, kind) + offset if links_line else None
             if kind not in LINK_KINDS:
                 problems.append(
-                    warning(path, line, f"unknown link kind {kind!r}{did_you_mean(kind, list(LINK_KINDS))}; "
-                            f"it is shown as {kind!r}")
+                    warning(
+                        path,
+                        line,
+                        f"unknown link kind {kind!r}{did_you_mean(kind, list(LINK_KINDS))}; "
+                        f"it is shown as {kind!r}",
+                    )
                 )
             try:
                 given[kind] = web_url(url)

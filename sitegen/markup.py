@@ -23,16 +23,82 @@ SAFE_URL = re.compile(r"^(?:https?:|mailto:|#|/|\.{0,2}/|[^:/?#]*(?:[/?#]|$))", 
 """http(s), mailto, fragments and relative references; ``javascript:``, ``data:`` and the rest fail."""
 
 _MATHML_ELEMENTS = frozenset(
-    "math mrow mi mn mo ms mtext mspace msup msub msubsup mfrac msqrt mroot mover munder "
-    "munderover mtable mtr mtd mstyle mpadded mphantom menclose merror mfenced semantics "
-    "annotation mmultiscripts mprescripts none".split()
+    [
+        "math",
+        "mrow",
+        "mi",
+        "mn",
+        "mo",
+        "ms",
+        "mtext",
+        "mspace",
+        "msup",
+        "msub",
+        "msubsup",
+        "mfrac",
+        "msqrt",
+        "mroot",
+        "mover",
+        "munder",
+        "munderover",
+        "mtable",
+        "mtr",
+        "mtd",
+        "mstyle",
+        "mpadded",
+        "mphantom",
+        "menclose",
+        "merror",
+        "mfenced",
+        "semantics",
+        "annotation",
+        "mmultiscripts",
+        "mprescripts",
+        "none",
+    ]
 )
 _MATHML_ATTRIBUTES = frozenset(
-    "xmlns display mathvariant stretchy fence separator lspace rspace columnalign rowalign "
-    "columnspacing rowspacing columnlines rowlines frame framespacing width height depth "
-    "minsize maxsize movablelimits accent accentunder linethickness displaystyle scriptlevel "
-    "notation open close symmetric largeop form mathsize mathcolor mathbackground align "
-    "voffset encoding".split()
+    [
+        "xmlns",
+        "display",
+        "mathvariant",
+        "stretchy",
+        "fence",
+        "separator",
+        "lspace",
+        "rspace",
+        "columnalign",
+        "rowalign",
+        "columnspacing",
+        "rowspacing",
+        "columnlines",
+        "rowlines",
+        "frame",
+        "framespacing",
+        "width",
+        "height",
+        "depth",
+        "minsize",
+        "maxsize",
+        "movablelimits",
+        "accent",
+        "accentunder",
+        "linethickness",
+        "displaystyle",
+        "scriptlevel",
+        "notation",
+        "open",
+        "close",
+        "symmetric",
+        "largeop",
+        "form",
+        "mathsize",
+        "mathcolor",
+        "mathbackground",
+        "align",
+        "voffset",
+        "encoding",
+    ]
 )
 _SAFE_ATTRIBUTE_VALUE = re.compile(r"^[\w\s.#%,:/+-]*$")
 
@@ -57,7 +123,7 @@ def math_to_mathml(latex: str, display: bool) -> str | None:
     try:
         mathml = latex_to_mathml(latex, display="block" if display else "inline")
         root = ET.fromstring(mathml)
-    except Exception:  # latex2mathml raises many unrelated types on malformed input
+    except Exception:  # noqa: BLE001 - latex2mathml raises many unrelated types on bad input
         return None
     for element in root.iter():
         tag = element.tag.rsplit("}", 1)[-1]
@@ -77,9 +143,7 @@ class AbstractRenderer:
         self._bad_math: list[str] = []
         md = MarkdownIt("commonmark", {"html": False, "typographer": False})
         md.enable(["strikethrough", "table"])
-        dollarmath_plugin(
-            md, allow_space=False, allow_digits=False, double_inline=False, renderer=self._math
-        )
+        dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=False, renderer=self._math)
         md.validateLink = self._validate_link  # type: ignore[method-assign]
         self._md = md
 

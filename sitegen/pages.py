@@ -63,10 +63,12 @@ class Pager:
             {1, self.count, *range(max(1, self.number - around), min(self.count, self.number + around) + 1)}
         )
         items: list[tuple[int, str] | None] = []
-        for previous, number in zip([0, *shown], shown):
+        previous = 0
+        for number in shown:
             if number - previous > 1:
                 items.append(None)
             items.append((number, self.urls[number - 1]))
+            previous = number
         return items
 
 
@@ -102,8 +104,18 @@ def neighbours(keys: Sequence[Any], index: int, url: Any, label: Any) -> Neighbo
 
 
 MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
@@ -201,7 +213,11 @@ def plan_date_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page
                     year,
                     urls.year(year),
                     len(site.years[year]),
-                    [(month_label(key), len(papers), urls.month(*key)) for key, papers in site.months.items() if key[0] == year],
+                    [
+                        (month_label(key), len(papers), urls.month(*key))
+                        for key, papers in site.months.items()
+                        if key[0] == year
+                    ],
                 )
                 for year in years
             ]
@@ -226,10 +242,12 @@ def plan_date_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page
 
     month_keys = list(site.months)
     for index, key in enumerate(month_keys):
-        days = [(day, len(site.days[day]), urls.day(day)) for day in site.days if (day.year, day.month) == key]
+        days = [
+            (day, len(site.days[day]), urls.day(day)) for day in site.days if (day.year, day.month) == key
+        ]
         items = [views[p.id] for p in site.months[key]]
         nav = neighbours(month_keys, index, lambda k: urls.month(*k), month_label)
-        for pager, chunk in paginate(items, site.config.per_page, lambda n, k=key: urls.month(*k, n)):
+        for pager, chunk in paginate(items, site.config.per_page, lambda n, k=key: urls.month(k[0], k[1], n)):
             yield Page(
                 pager.urls[pager.number - 1],
                 "month.html",
@@ -280,7 +298,10 @@ def plan_sitemaps(pages: Sequence[Page]) -> list[Page]:
         for number, chunk in enumerate(chunks, start=1)
     ]
     index = Page(
-        "sitemap.xml", "sitemap-index.xml", {"sitemaps": [part.url for part in parts]}, "the sitemap",
+        "sitemap.xml",
+        "sitemap-index.xml",
+        {"sitemaps": [part.url for part in parts]},
+        "the sitemap",
         in_sitemap=False,
     )
     return [index, *parts]

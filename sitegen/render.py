@@ -103,7 +103,7 @@ def _load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
 def _template_problem(exc: jinja2.TemplateError, name: str, env: jinja2.Environment) -> InputError:
     filename = getattr(exc, "filename", None)
     if not filename:
-        source = env.loader.get_source(env, name)[1] if env.loader else None  # type: ignore[union-attr]
+        source = env.loader.get_source(env, name)[1] if env.loader else None
         filename = source or name
     line = getattr(exc, "lineno", None)
     return InputError([error(Path(filename), line, f"template error: {exc.message or exc}")])

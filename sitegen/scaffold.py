@@ -46,7 +46,9 @@ def new_paper(
     fields: dict[str, Any] = {"id": paper_id, "title": title, "authors": authors, "date": date.isoformat()}
     fields["topics"] = topics
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(front_matter(fields, abstract or "Write the abstract here, in Markdown."), encoding="utf-8")
+    path.write_text(
+        front_matter(fields, abstract or "Write the abstract here, in Markdown."), encoding="utf-8"
+    )
     return path
 
 
@@ -81,8 +83,16 @@ def init_site(site_dir: Path, today: dt.date) -> list[Path]:
             "1706.03762",
             "Attention Is All You Need",
             today,
-            ["Ashish Vaswani", "Noam Shazeer", "Niki Parmar", "Jakob Uszkoreit", "Llion Jones",
-             "Aidan N. Gomez", "Łukasz Kaiser", "Illia Polosukhin"],
+            [
+                "Ashish Vaswani",
+                "Noam Shazeer",
+                "Niki Parmar",
+                "Jakob Uszkoreit",
+                "Llion Jones",
+                "Aidan N. Gomez",
+                "Łukasz Kaiser",
+                "Illia Polosukhin",
+            ],
             ["language-models"],
             "Replaces recurrence with attention alone. Scaled dot-product attention divides by "
             "$\\sqrt{d_k}$ to keep the softmax in a useful range.",

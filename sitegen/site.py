@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
-K = TypeVar("K")
-V = TypeVar("V")
-
 from .config import SiteConfig
 from .content import Paper
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,9 @@ def shorten(text: str, limit: int = 280) -> str:
 
 
 def paper_views(site: Site) -> dict[str, PaperView]:
-    topic_refs = {topic.slug: TopicRef(topic.slug, topic.name, urls.topic(topic.slug)) for topic in site.topics}
+    topic_refs = {
+        topic.slug: TopicRef(topic.slug, topic.name, urls.topic(topic.slug)) for topic in site.topics
+    }
     return {paper.id: paper_view(paper, topic_refs) for paper in site.papers}
 
 
@@ -125,7 +127,11 @@ def scholarly_article(paper: PaperView, base_url: str) -> dict[str, object]:
         "url": base_url + paper.url,
         "author": [
             {"@type": "Person", "name": author.name}
-            | ({"affiliation": {"@type": "Organization", "name": author.affiliation}} if author.affiliation else {})
+            | (
+                {"affiliation": {"@type": "Organization", "name": author.affiliation}}
+                if author.affiliation
+                else {}
+            )
             for author in paper.authors
         ],
         "datePublished": (paper.published or paper.date).isoformat(),

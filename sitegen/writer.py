@@ -49,9 +49,7 @@ class PathClaims:
         key = path.casefold()  # names differing only in case collide on macOS and Windows disks
         earlier = self._sources.get(key)
         if earlier is not None:
-            raise OutputError(
-                f"two items claim {path!r}: {earlier[1]} and {source}; rename one of them"
-            )
+            raise OutputError(f"two items claim {path!r}: {earlier[1]} and {source}; rename one of them")
         self._sources[key] = (path, source)
         return relative
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _DROPPED_TAGS = {
     "tag:yaml.org,2002:float",
@@ -26,7 +26,7 @@ _DROPPED_TAGS = {
 class LiteralLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
     """A safe loader that resolves only decimal ints, true/false and null implicitly."""
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
         for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
     }
@@ -42,7 +42,7 @@ LiteralLoader.add_implicit_resolver(
 
 def load_yaml(text: str) -> Any:
     """Parse one YAML document; raises ``yaml.YAMLError`` (with a mark) on malformed input."""
-    return yaml.load(text, Loader=LiteralLoader)  # noqa: S506 - LiteralLoader is a SafeLoader
+    return yaml.load(text, Loader=LiteralLoader)
 
 
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:")

@@ -63,7 +63,16 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-PAGES = ["", "papers/2106.09685/", "topics/", "topics/vision/", "archive/", "2024/", "2024/02/", "2024/02/06/"]
+PAGES = [
+    "",
+    "papers/2106.09685/",
+    "topics/",
+    "topics/vision/",
+    "archive/",
+    "2024/",
+    "2024/02/",
+    "2024/02/06/",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -72,13 +81,17 @@ def test_pages_load_cleanly_and_fit_a_phone(browser, served: str, path: str) -> 
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    page.on("request", lambda request: None if request.url.startswith(served) else problems.append(request.url))
+    page.on(
+        "request", lambda request: None if request.url.startswith(served) else problems.append(request.url)
+    )
     response = page.goto(served + path)
     assert response is not None and response.status == 200
     assert problems == []
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"{path} scrolls sideways on a phone ({width}px)"
-    assert page.evaluate("getComputedStyle(document.querySelector('.site-header')).borderBottomStyle") == "solid"
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('.site-header')).borderBottomStyle") == "solid"
+    )
     page.close()
 
 

@@ -26,7 +26,9 @@ def three_days(make_site: SiteFactory, **extra: str) -> Path:
         {
             "content/papers/2024/a.md": paper_text("2401.00001", "Alpha", "2024-01-15", extra="upvotes: 1\n"),
             "content/papers/2024/b.md": paper_text("2401.00002", "Beta", "2024-01-15", extra="upvotes: 9\n"),
-            "content/papers/2024/c.md": paper_text("2401.00003", "Gamma", "2024-01-15", topics="[vision, nlp]"),
+            "content/papers/2024/c.md": paper_text(
+                "2401.00003", "Gamma", "2024-01-15", topics="[vision, nlp]"
+            ),
             "content/papers/2024/d.md": paper_text("2402.00004", "Delta", "2024-02-20"),
             "content/papers/2024/e.md": paper_text("2403.00005", "Epsilon", "2024-03-01", topics="[nlp]"),
             **extra,
@@ -41,9 +43,20 @@ def titles(page: Path) -> list[str]:
 def test_every_page_kind_exists(make_site: SiteFactory) -> None:
     out = build_site(three_days(make_site))
     for path in [
-        "index.html", "papers/2401.00001/index.html", "topics/index.html", "topics/vision/index.html",
-        "topics/nlp/index.html", "archive/index.html", "2024/index.html", "2024/01/index.html",
-        "2024/01/15/index.html", "404.html", "sitemap.xml", "robots.txt", ".nojekyll", "assets/style.css",
+        "index.html",
+        "papers/2401.00001/index.html",
+        "topics/index.html",
+        "topics/vision/index.html",
+        "topics/nlp/index.html",
+        "archive/index.html",
+        "2024/index.html",
+        "2024/01/index.html",
+        "2024/01/15/index.html",
+        "404.html",
+        "sitemap.xml",
+        "robots.txt",
+        ".nojekyll",
+        "assets/style.css",
     ]:
         assert (out / path).is_file(), path
 
@@ -68,7 +81,8 @@ def test_paper_page_has_metadata_math_and_links(make_site: SiteFactory) -> None:
     assert page.h1.get_text() == "Gamma"
     assert page.find("meta", attrs={"name": "citation_title"})["content"] == "Gamma"
     assert [m["content"] for m in page.find_all("meta", attrs={"name": "citation_author"})] == [
-        "Ada Lovelace", "Alan Turing",
+        "Ada Lovelace",
+        "Alan Turing",
     ]
     assert page.find("link", rel="canonical")["href"] == "https://example.org/papers/2401.00003/"
     assert page.find("meta", property="og:type")["content"] == "article"
@@ -96,13 +110,17 @@ def test_date_archives_link_to_the_nearest_periods(make_site: SiteFactory) -> No
 
 def test_topics_index_counts_and_topic_names(make_site: SiteFactory) -> None:
     out = build_site(three_days(make_site))
-    rows = {a.get_text(): a.find_next_sibling("span").get_text() for a in soup(out / "topics/index.html").select("ul.topic-index a")}
+    rows = {
+        a.get_text(): a.find_next_sibling("span").get_text()
+        for a in soup(out / "topics/index.html").select("ul.topic-index a")
+    }
     assert rows == {"Computer vision": "4 papers", "Nlp": "2 papers"}
 
 
 def test_topic_pages_paginate(make_site: SiteFactory) -> None:
     files = {
-        f"content/papers/p{n}.md": paper_text(f"p{n}", f"Paper {n:02d}", f"2024-01-{n:02d}") for n in range(1, 8)
+        f"content/papers/p{n}.md": paper_text(f"p{n}", f"Paper {n:02d}", f"2024-01-{n:02d}")
+        for n in range(1, 8)
     }
     site = make_site(files, config="base_url: https://example.org/repo/\nper_page: 3\n")
     out = build_site(site)
@@ -160,15 +178,17 @@ def test_site_templates_and_static_files_override_the_theme(make_site: SiteFacto
 
 def test_a_static_file_clashing_with_a_page_names_both(make_site: SiteFactory) -> None:
     site = three_days(make_site, **{"static/404.html": "mine"})
-    with pytest.raises(OutputError, match=r"two items claim '404.html': the 404 page and .*static/404.html"):
+    with pytest.raises(
+        OutputError, match=r"two items claim '404\.html': the 404 page and .*static/404\.html"
+    ):
         build_site(site)
-    with pytest.raises(OutputError, match="two items claim '404.html'"):
+    with pytest.raises(OutputError, match=r"two items claim '404\.html'"):
         check_site(site)
 
 
 def test_template_errors_name_the_template(make_site: SiteFactory) -> None:
     site = three_days(make_site, **{"templates/404.html": "{% block main %}{{ nope( }}{% endblock %}"})
-    with pytest.raises(InputError, match=r"templates/404.html:1: template error"):
+    with pytest.raises(InputError, match=r"templates/404\.html:1: template error"):
         build_site(site)
 
 

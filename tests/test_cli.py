@@ -14,7 +14,12 @@ from .helpers import snapshot, soup
 
 def sitegen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sitegen", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sitegen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -42,8 +47,10 @@ BROKEN = {
     "duplicate id": (
         "content/papers/2024/copy.md",
         paper_text("2401.00001", "Copy", "2024-01-03"),
-        "content/papers/2024/copy.md:2: duplicate id '2401.00001': "
-        "content/papers/2024/2401.00001.md:2 has the same id; every paper needs its own id",
+        (
+            "content/papers/2024/copy.md:2: duplicate id '2401.00001': "
+            "content/papers/2024/2401.00001.md:2 has the same id; every paper needs its own id"
+        ),
     ),
 }
 
@@ -82,7 +89,9 @@ def test_strict_turns_warnings_into_failure(make_site: SiteFactory) -> None:
     site = make_site({"content/a.md": paper_text("a1", extra="tldr_: x\n")})
     relaxed = sitegen("build", cwd=site)
     assert relaxed.returncode == 0
-    assert "content/a.md:7: warning: unknown field 'tldr_' is ignored (did you mean 'tldr'?)" in relaxed.stderr
+    assert (
+        "content/a.md:7: warning: unknown field 'tldr_' is ignored (did you mean 'tldr'?)" in relaxed.stderr
+    )
     strict = sitegen("build", "--strict", cwd=site)
     assert strict.returncode == 1
     assert "stopped with warnings (--strict)" in strict.stderr
@@ -104,15 +113,29 @@ def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
 def test_missing_site_is_a_clear_error(tmp_path: Path) -> None:
     result = sitegen("build", "nowhere", cwd=tmp_path)
     assert result.returncode == 1
-    assert "nowhere/sitegen.yaml: no sitegen.yaml here; create one or run 'sitegen init nowhere'" in result.stderr
+    assert (
+        "nowhere/sitegen.yaml: no sitegen.yaml here; create one or run 'sitegen init nowhere'"
+        in result.stderr
+    )
 
 
 def test_init_then_new_then_build(tmp_path: Path) -> None:
     assert sitegen("init", "mysite", cwd=tmp_path).returncode == 0
     site = tmp_path / "mysite"
     created = sitegen(
-        "new", "mysite", "--id", "2402.12345", "--title", 'Quotes "and": colons', "--date", "2024-02-03",
-        "--author", "Grace Hopper", "--topic", "vision", cwd=tmp_path,
+        "new",
+        "mysite",
+        "--id",
+        "2402.12345",
+        "--title",
+        'Quotes "and": colons',
+        "--date",
+        "2024-02-03",
+        "--author",
+        "Grace Hopper",
+        "--topic",
+        "vision",
+        cwd=tmp_path,
     )
     assert created.returncode == 0, created.stderr
     assert (site / "content/papers/2024/2402.12345.md").is_file()
@@ -121,7 +144,9 @@ def test_init_then_new_then_build(tmp_path: Path) -> None:
     page = soup(site / "_site/papers/2402.12345/index.html")
     assert page.h1.get_text() == 'Quotes "and": colons'
     assert sitegen("init", "mysite", cwd=tmp_path).returncode == 2  # never overwrites a site
-    again = sitegen("new", "mysite", "--id", "2402.12345", "--title", "x", "--date", "2024-02-03", cwd=tmp_path)
+    again = sitegen(
+        "new", "mysite", "--id", "2402.12345", "--title", "x", "--date", "2024-02-03", cwd=tmp_path
+    )
     assert again.returncode == 2
     assert "already exists" in again.stderr
 

@@ -32,7 +32,8 @@ def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
     text = "title: T\nbase_url: example.org\nper_page: 0\ntimezone: Mars/Olympus\ntitel: x\n"
     assert problems(tmp_path, text) == [
         "5: unknown option 'titel' (did you mean 'title'?)",
-        "2: 'base_url' must be an absolute http(s) URL such as https://user.github.io/repo/, got 'example.org'",
+        "2: 'base_url' must be an absolute http(s) URL such as https://user.github.io/repo/, "
+        "got 'example.org'",
         "3: 'per_page' must be a whole number from 1 to 10000, got 0",
         "4: 'timezone' must be an IANA time zone such as 'UTC' or 'Europe/Berlin', got 'Mars/Olympus'",
     ]
@@ -48,7 +49,10 @@ def test_command_line_base_url_wins(tmp_path: Path) -> None:
 
 
 def test_topics_accept_names_and_mappings(tmp_path: Path) -> None:
-    text = "base_url: https://e.org/\ntopics:\n  vision: Computer vision\n  nlp: {name: NLP, description: Text.}\n"
+    text = (
+        "base_url: https://e.org/\ntopics:\n"
+        "  vision: Computer vision\n  nlp: {name: NLP, description: Text.}\n"
+    )
     config = load_config(write_config(tmp_path, text))
     assert config.topics["vision"].name == "Computer vision"
     assert config.topics["nlp"].description == "Text."

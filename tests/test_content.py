@@ -85,7 +85,9 @@ def test_every_problem_of_a_file_is_reported_at_once() -> None:
     assert any(":2: id '../evil' is not slug-safe" in m for m in found)
     assert any(":3: 'date' must be a date" in m for m in found)
     assert any(":4: 'upvotes' must be a whole number" in m for m in found)
-    assert any(":5: 'links.code' must be an absolute http(s) URL, got 'javascript:alert(1)'" in m for m in found)
+    assert any(
+        ":5: 'links.code' must be an absolute http(s) URL, got 'javascript:alert(1)'" in m for m in found
+    )
     assert any("'title' is missing" in m for m in found)
 
 
@@ -110,7 +112,9 @@ def test_unknown_field_is_a_warning_with_a_suggestion() -> None:
 
 
 def test_unsafe_links_in_the_abstract_are_errors() -> None:
-    found = messages(paper_text(body="Line one.\nSee [this](javascript:alert(1)) and [that](data:text/html,x)."))
+    found = messages(
+        paper_text(body="Line one.\nSee [this](javascript:alert(1)) and [that](data:text/html,x).")
+    )
     assert found == [
         f"{PATH}:9: link 'javascript:alert(1)' is not allowed; links must be http(s), mailto or relative",
         f"{PATH}:9: link 'data:text/html,x' is not allowed; links must be http(s), mailto or relative",
