@@ -221,7 +221,7 @@ def parse_config(
     for option in OPTIONS:
         if option.name not in data:
             if option.required:
-                problems.append(error(path, None, f"{option.name!r} is required"))
+                problems.append(error(path, 1, f"{option.name!r} is required; add a '{option.name}:' line"))
             continue
         try:
             values[option.name] = option.parse(data[option.name])

@@ -40,7 +40,7 @@ def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
 
 
 def test_base_url_is_required(tmp_path: Path) -> None:
-    assert problems(tmp_path, "title: T\n") == ["None: 'base_url' is required"]
+    assert problems(tmp_path, "title: T\n") == ["1: 'base_url' is required; add a 'base_url:' line"]
 
 
 def test_command_line_base_url_wins(tmp_path: Path) -> None:

@@ -1,0 +1,59 @@
+"""The one writer: nothing lands outside the output folder, clashes name both sources, swaps are whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitegen.errors import OutputError
+from sitegen.render import Output
+from sitegen.writer import safe_relative_path, write_site
+
+from .helpers import snapshot
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../escape.html", "/etc/passwd", "a/../../b", "a\\..\\b", "a//b", "./a", "nul\0byte", "C:/x", ""],
+)
+def test_paths_that_could_escape_are_refused(path: str) -> None:
+    with pytest.raises(OutputError, match="outside the output folder"):
+        safe_relative_path(path)
+
+
+def test_ordinary_paths_pass() -> None:
+    assert str(safe_relative_path("papers/2401.00001/index.html")) == "papers/2401.00001/index.html"
+
+
+def test_a_clash_names_both_sources_and_keeps_the_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    write_site([Output("index.html", b"old", "first build")], out)
+    before = snapshot(out)
+    clash = [Output("a/index.html", b"1", "paper A"), Output("A/index.html", b"2", "paper B")]
+    with pytest.raises(OutputError, match=r"two items claim 'A/index\.html': paper A and paper B"):
+        write_site(clash, out)
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_site"]
+
+
+def test_an_exception_mid_write_keeps_the_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    write_site([Output("index.html", b"old", "first build")], out)
+
+    def outputs():
+        yield Output("index.html", b"new", "second build")
+        raise RuntimeError("renderer crashed")
+
+    with pytest.raises(RuntimeError):
+        write_site(outputs(), out)
+    assert (out / "index.html").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_site"]
+
+
+def test_the_new_output_replaces_the_old_whole(tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    write_site([Output("gone.html", b"x", "first"), Output("kept.html", b"1", "first")], out)
+    report = write_site([Output("kept.html", b"2", "second")], out)
+    assert snapshot(out) == {"kept.html": b"2"}
+    assert (report.files, report.bytes) == (1, 1)
