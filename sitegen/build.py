@@ -13,11 +13,12 @@ from . import urls
 from .config import SiteConfig, load_config
 from .content import find_abstract_files, load_papers
 from .errors import InputError, Problem
+from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
-from .render import Output, copy_static, make_environment, render_pages, static_files
+from .render import copy_static, make_environment, render_pages, static_files
 from .site import Selection, Site, index_site, select_papers
 from .themes import find_theme
-from .writer import PathClaims, WriteReport, write_site
+from .writer import Output, PathClaims, WriteReport, write_site
 
 CONTENT_DIR = "content"
 DEFAULT_OUTPUT = "_site"
@@ -47,6 +48,7 @@ class Plan:
     site: Site
     selection: Selection
     pages: list[Page]
+    feeds: list[Feed]
     warnings: tuple[Problem, ...]
     template_dirs: tuple[Path, ...]
     static_dirs: tuple[Path, ...]
@@ -85,6 +87,7 @@ def plan_site(site_dir: Path, options: BuildOptions) -> Plan:
         site=site,
         selection=selection,
         pages=pages,
+        feeds=plan_feeds(site, config.feed_size),
         warnings=warnings,
         template_dirs=(site_dir / "templates", theme_dir / "templates"),
         static_dirs=(theme_dir / "static", site_dir / "static"),
@@ -97,6 +100,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions()) -> BuildReport
     env = make_environment(plan.config, plan.template_dirs)
     outputs = itertools.chain(
         render_pages(plan.pages, env),
+        render_feeds(plan.feeds, plan.config.title),
         copy_static(static_files(plan.static_dirs)),
         [Output(".nojekyll", b"", "GitHub Pages marker")],
     )
@@ -111,6 +115,8 @@ def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
     claims = PathClaims()
     for page in plan.pages:
         claims.claim(urls.output_path(page.url), page.source)
+    for path in feed_paths(plan.feeds):
+        claims.claim(path, "a feed")
     for path, file in static_files(plan.static_dirs).items():
         claims.claim(path, str(file))
     return plan

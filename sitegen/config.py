@@ -61,6 +61,8 @@ class SiteConfig:
     """Papers per page on paginated lists."""
     timezone: str = "UTC"
     """IANA time zone that decides what "today" is (for future-dated papers)."""
+    feed_size: int = 50
+    """Newest papers in each feed."""
     theme: str = "default"
     """Theme folder name, looked up in the site's ``themes/`` and then among the bundled themes."""
 
@@ -126,10 +128,13 @@ def _language(value: Any) -> str:
     return text
 
 
-def _per_page(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
-        raise ValueError(f"must be a whole number from 1 to 10000, got {value!r}")
-    return value
+def _whole_number(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}, got {value!r}")
+        return value
+
+    return parse
 
 
 def _timezone(value: Any) -> str:
@@ -184,8 +189,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("base_url", parse_base_url, required=True),
     Option("language", _language),
     Option("topics", _topics),
-    Option("per_page", _per_page),
+    Option("per_page", _whole_number(1, 10_000)),
     Option("timezone", _timezone),
+    Option("feed_size", _whole_number(1, 10_000)),
     Option("theme", _theme),
 )
 

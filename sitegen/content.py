@@ -295,8 +295,23 @@ def split_front_matter(text: str, path: Path) -> FrontMatter:
     )
 
 
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters that are invalid in XML feeds and HTML; a pasted one must not break a build's output."""
+
+
 def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Paper, list[Problem]]:
     """Validate one abstract file's text; raises ``FileProblems`` when any error is found."""
+    control = CONTROL_CHARACTER.search(text)
+    if control:
+        raise FileProblems(
+            [
+                error(
+                    path,
+                    text.count("\n", 0, control.start()) + 1,
+                    f"contains the control character U+{ord(control.group()):04X}; delete it",
+                )
+            ]
+        )
     front = split_front_matter(text, path)
     offset = front.first_line - 1
     try:

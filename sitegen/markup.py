@@ -132,7 +132,8 @@ def math_to_mathml(latex: str, display: bool) -> str | None:
         for name, value in element.attrib.items():
             if name not in _MATHML_ATTRIBUTES or not _SAFE_ATTRIBUTE_VALUE.match(value):
                 return None
-    return mathml
+    # alttext lets screen readers and MathML-less feed readers fall back to the source.
+    return mathml.replace("<math ", f'<math alttext="{escape(latex)}" ', 1)
 
 
 class AbstractRenderer:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import urls
+from .feeds import FeedLink, feed_links
 from .site import Site
 from .views import PaperView, paper_views, scholarly_article
 
@@ -39,6 +40,8 @@ class Page:
     """Meta description; the site's description when empty."""
     in_sitemap: bool = True
     lastmod: dt.date | None = None
+    feeds: tuple[FeedLink, ...] = ()
+    """Feeds of this page's own, advertised beside the site's (a topic page's feeds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ def plan_topic_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
     )
     for topic in site.topics:
         items = [views[p.id] for p in topic.papers]
+        topic_feeds = feed_links(topic.name, urls.topic(topic.slug), site.config.base_path)
         for pager, chunk in paginate(items, site.config.per_page, lambda n, s=topic.slug: urls.topic(s, n)):
             suffix = f" (page {pager.number})" if pager.number > 1 else ""
             yield Page(
@@ -199,6 +203,7 @@ def plan_topic_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
                 f"topic {topic.slug!r}",
                 title=f"{topic.name}{suffix}",
                 description=topic.description or f"Papers on {topic.name}.",
+                feeds=topic_feeds,
             )
 
 

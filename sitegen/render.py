@@ -18,18 +18,9 @@ from markupsafe import Markup
 from . import urls
 from .config import SiteConfig
 from .errors import InputError, error
+from .feeds import feed_links
 from .pages import Page, long_date
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One file of the built site."""
-
-    path: str
-    """Path inside the output folder, ``/``-separated."""
-    data: bytes
-    source: str
-    """What produced it (a page's source or a static file's path), for collision messages."""
+from .writer import Output
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +65,7 @@ def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja
         url=url,
         absolute_url=absolute_url,
         json_ld=json_ld,
+        site_feeds=feed_links(config.title, urls.HOME, base_path),
     )
     env.filters["long_date"] = long_date
     env.filters["slash_date"] = lambda date: date.strftime("%Y/%m/%d")

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
-from .render import Output
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One file of the built site."""
+
+    path: str
+    """Path inside the output folder, ``/``-separated."""
+    data: bytes
+    source: str
+    """What produced it (a page's source or a static file's path), for collision messages."""
 
 
 @dataclass(frozen=True, slots=True)

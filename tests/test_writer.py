@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.errors import OutputError
-from sitegen.render import Output
-from sitegen.writer import safe_relative_path, write_site
+from sitegen.writer import Output, safe_relative_path, write_site
 
 from .helpers import snapshot
 
