@@ -18,6 +18,7 @@ from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site
 from .config import parse_base_url
 from .errors import InputError, Problem, SitegenError
 from .scaffold import init_site, new_paper
+from .serve import serve
 
 FOLD_AFTER = 5
 """Warnings with the same message beyond this many are summarised in one line."""
@@ -60,6 +61,27 @@ def make_parser() -> argparse.ArgumentParser:
     new.add_argument("--author", action="append", default=[], help="an author (repeat for each)")
     new.add_argument("--topic", action="append", default=[], help="a topic slug (repeat for each)")
     new.add_argument("--date", type=_date_argument, help="listing date, YYYY-MM-DD (default: today)")
+
+    preview = commands.add_parser(
+        "serve",
+        help="preview the site, rebuilding on change",
+        description="Build, serve on this machine, rebuild on every change and reload open pages.",
+    )
+    preview.add_argument(
+        "site",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        metavar="SITE",
+        help="the site folder, holding sitegen.yaml (default: .)",
+    )
+    preview.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    preview.add_argument("--port", type=int, help="port (default: the first free one from 8000)")
+    preview.add_argument("--open", action="store_true", help="open the site in a web browser")
+    preview.add_argument("--drafts", action="store_true", help="include papers marked draft: true")
+    preview.add_argument(
+        "--no-future", dest="future", action="store_false", help="leave out papers dated after today"
+    )
 
     for name, help_text in (("build", "build the site"), ("check", "validate the site without writing")):
         sub = commands.add_parser(
@@ -128,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"created {path}")
         return 0
+
+    if args.command == "serve":
+        options = BuildOptions(drafts=args.drafts, future=args.future)
+        return serve(args.site, options, args.host, args.port, args.open)
 
     options = BuildOptions(
         output=getattr(args, "output", None),

@@ -123,3 +123,33 @@ def test_missing_page_links_back_under_the_sub_path(browser, served: str) -> Non
     assert page.url == served
     assert page.locator("h1").inner_text().startswith("Papers of")
     page.close()
+
+
+def test_an_open_page_reloads_itself_after_an_edit(browser, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sitegen.serve import PreviewServer
+
+    from .conftest import BASIC_CONFIG, paper_text
+
+    site = tmp_path / "site"
+    paper = site / "content/papers/2024/2401.00001.md"
+    paper.parent.mkdir(parents=True)
+    (site / "sitegen.yaml").write_text(BASIC_CONFIG)
+    paper.write_text(paper_text("2401.00001", "Before the edit"))
+    server = PreviewServer(site, BuildOptions(today=dt.date(2024, 6, 1)), port=0, log=lambda _: None)
+    server.start()
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "papers/2401.00001/")
+        assert page.locator("h1").inner_text() == "Before the edit"
+        page.wait_for_function("() => window.EventSource !== undefined")
+        page.evaluate("window.__marker = 'same document'")
+        paper.write_text(paper_text("2401.00001", "After the edit"))
+        page.wait_for_function(
+            "() => document.querySelector('h1').textContent === 'After the edit'", timeout=15_000
+        )
+        assert page.evaluate("window.__marker") is None, "the page was reloaded, not patched"
+        page.close()
+    finally:
+        server.stop()
