@@ -12,7 +12,7 @@ from typing import Any
 from . import urls
 from .config import SiteConfig, load_config
 from .content import find_abstract_files, load_papers
-from .errors import InputError, Problem
+from .errors import InputError, OutputError, Problem
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
 from .render import copy_static, make_environment, render_pages, static_files
@@ -51,7 +51,8 @@ class Plan:
     feeds: list[Feed]
     warnings: tuple[Problem, ...]
     template_dirs: tuple[Path, ...]
-    static_dirs: tuple[Path, ...]
+    static: dict[str, Path]
+    """Output path → file, the site's own static files replacing the theme's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,36 +91,59 @@ def plan_site(site_dir: Path, options: BuildOptions) -> Plan:
         feeds=plan_feeds(site, config.feed_size),
         warnings=warnings,
         template_dirs=(site_dir / "templates", theme_dir / "templates"),
-        static_dirs=(theme_dir / "static", site_dir / "static"),
+        static=static_files([theme_dir / "static", site_dir / "static"]),
     )
+
+
+GITHUB_PAGES_MARKER = Output(".nojekyll", b"", "the GitHub Pages marker")
+"""Tells GitHub Pages to serve the files as they are, without running Jekyll over them."""
 
 
 def build(site_dir: Path, options: BuildOptions = BuildOptions()) -> BuildReport:
     """Build the site in ``site_dir``: plan every page, render it, write the lot atomically."""
     plan = plan_site(site_dir, options)
+    output_dir = options.output or site_dir / DEFAULT_OUTPUT
+    check_output_folder(site_dir, output_dir)
     env = make_environment(plan.config, plan.template_dirs)
     outputs = itertools.chain(
         render_pages(plan.pages, env),
         render_feeds(plan.feeds, plan.config.title),
-        copy_static(static_files(plan.static_dirs)),
-        [Output(".nojekyll", b"", "GitHub Pages marker")],
+        copy_static(plan.static),
+        [GITHUB_PAGES_MARKER],
     )
-    output_dir = options.output or site_dir / DEFAULT_OUTPUT
     written = write_site(outputs, output_dir)
     return BuildReport(plan, written, output_dir)
 
 
 def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
-    """Everything a build does short of rendering and writing, including output-path clashes."""
+    """Everything a build does short of rendering and writing: the same outputs are claimed, so
+    clashes and unsafe paths are found without writing anything."""
     plan = plan_site(site_dir, options)
     claims = PathClaims()
     for page in plan.pages:
         claims.claim(urls.output_path(page.url), page.source)
     for path in feed_paths(plan.feeds):
         claims.claim(path, "a feed")
-    for path, file in static_files(plan.static_dirs).items():
+    for path, file in plan.static.items():
         claims.claim(path, str(file))
+    claims.claim(GITHUB_PAGES_MARKER.path, GITHUB_PAGES_MARKER.source)
     return plan
+
+
+def check_output_folder(site_dir: Path, output: Path) -> None:
+    """The output folder is replaced whole on every build, so it must be one sitegen made (or a
+    new or empty one), and never the site itself or a folder holding it."""
+    site = site_dir.resolve()
+    out = output.resolve()
+    if out == site or out in site.parents:
+        raise OutputError(f"output folder {output} would replace the site folder {site_dir}; choose another")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output folder {output} is a file; choose another path")
+    if out.is_dir() and any(out.iterdir()) and not (out / GITHUB_PAGES_MARKER.path).exists():
+        raise OutputError(
+            f"output folder {output} is not empty and was not made by sitegen (it has no "
+            f"{GITHUB_PAGES_MARKER.path}); every build replaces it whole, so choose a new or empty folder"
+        )
 
 
 def _shown_root(site_dir: Path) -> Path | None:

@@ -188,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SitegenError as exc:
         print(f"sitegen: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"sitegen:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("sitegen: interrupted; the previous output is unchanged", file=sys.stderr)
         return 130

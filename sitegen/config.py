@@ -23,6 +23,7 @@ from .errors import InputError, Problem, error, shown_path
 from .yamltext import (
     load_yaml,
     nested_key_line,
+    repeated_keys,
     top_level_key_lines,
     yaml_error_line,
     yaml_error_text,
@@ -118,6 +119,8 @@ def parse_base_url(value: Any) -> str:
         )
     if parts.query or parts.fragment:
         raise ValueError(f"must not have a query or fragment, got {text!r}")
+    if re.search(r"[\s\"'<>\\^`{|}]", text):
+        raise ValueError(f"must not contain spaces or quotes; percent-encode them, got {text!r}")
     return text.rstrip("/") + "/"
 
 
@@ -155,31 +158,47 @@ def _theme(value: Any) -> str:
     return text
 
 
+class NestedValueErrors(ValueError):
+    """Several keys inside one option are wrong; each is reported on its own line."""
+
+    def __init__(self, errors: list[NestedValueError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def _topic(slug: Any, info: Any) -> TopicInfo:
+    if not isinstance(slug, str) or not TOPIC_SLUG.match(slug):
+        raise ValueError(f"topic slug {slug!r} must be lowercase letters, digits and single hyphens")
+    if isinstance(info, str):
+        return TopicInfo(name=_string(info))
+    if not isinstance(info, dict):
+        raise ValueError(f"topic {slug!r} must be a name or {{name, description}}")
+    unknown = sorted(str(key) for key in set(info) - {"name", "description"})
+    if unknown:
+        hint = did_you_mean(unknown[0], ["name", "description"])
+        raise ValueError(f"topic {slug!r} has an unknown key {unknown[0]!r}{hint}")
+    try:
+        return TopicInfo(
+            name=_string(info.get("name", slug)), description=_optional_string(info.get("description"))
+        )
+    except ValueError as exc:
+        raise ValueError(f"topic {slug!r}: name or description {exc}") from None
+
+
 def _topics(value: Any) -> Mapping[str, TopicInfo]:
     if value is None:
         return MappingProxyType({})
     if not isinstance(value, dict):
         raise ValueError("must be a mapping of topic slug to a name or {name, description}")
     topics: dict[str, TopicInfo] = {}
+    errors: list[NestedValueError] = []
     for slug, info in value.items():
-        if not isinstance(slug, str) or not TOPIC_SLUG.match(slug):
-            raise NestedValueError(
-                str(slug), f"topic slug {slug!r} must be lowercase letters, digits and single hyphens"
-            )
-        if isinstance(info, str):
-            topics[slug] = TopicInfo(name=_string(info))
-        elif isinstance(info, dict):
-            unknown = set(info) - {"name", "description"}
-            if unknown:
-                raise NestedValueError(
-                    slug, f"topic {slug!r} has unknown keys {sorted(unknown)}; use 'name' and 'description'"
-                )
-            topics[slug] = TopicInfo(
-                name=_string(info.get("name", slug)),
-                description=_optional_string(info.get("description")),
-            )
-        else:
-            raise NestedValueError(slug, f"topic {slug!r} must be a name or {{name, description}}")
+        try:
+            topics[slug] = _topic(slug, info)
+        except ValueError as exc:
+            errors.append(NestedValueError(str(slug), str(exc)))
+    if errors:
+        raise NestedValueErrors(errors)
     return MappingProxyType(topics)
 
 
@@ -214,6 +233,8 @@ def parse_config(
         raise InputError([error(path, 1, "must be a mapping of option names to values")])
     data = {**data, **(overrides or {})}
     names = [option.name for option in OPTIONS]
+    for key, first, again in repeated_keys(text):
+        problems.append(error(path, again, f"{key!r} is given twice (first on line {first}); keep one"))
     for key in data:
         if key not in names:
             problems.append(
@@ -233,9 +254,11 @@ def parse_config(
             values[option.name] = option.parse(data[option.name])
         except ValueError as exc:
             line = None if overrides and option.name in overrides else key_lines.get(option.name)
-            if isinstance(exc, NestedValueError) and line is not None:
-                line = nested_key_line(text, line, exc.key)
-            problems.append(error(path, line, f"{option.name!r} {exc}"))
+            for each in exc.errors if isinstance(exc, NestedValueErrors) else [exc]:
+                at = line
+                if isinstance(each, NestedValueError) and line is not None:
+                    at = nested_key_line(text, line, each.key)
+                problems.append(error(path, at, f"{option.name!r} {each}"))
     if problems:
         raise InputError(problems)
     return SiteConfig(**values)
@@ -246,11 +269,13 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
     path = site_dir / CONFIG_FILE
     shown = shown_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(
             [error(shown, None, f"no {CONFIG_FILE} here; create one or run 'sitegen init {site_dir}'")]
         ) from None
+    except OSError as exc:
+        raise InputError([error(shown, None, f"cannot be read: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
         raise InputError([error(shown, None, f"is not UTF-8 text ({exc.reason})")]) from None
     try:

@@ -24,6 +24,7 @@ from .markup import AbstractRenderer
 from .yamltext import (
     load_yaml,
     nested_key_line,
+    repeated_keys,
     top_level_key_lines,
     yaml_error_line,
     yaml_error_text,
@@ -31,6 +32,12 @@ from .yamltext import (
 
 PAPER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 """Ids become URL path segments, so they are slug-safe: no slashes, no ``..``, no spaces."""
+
+
+def is_valid_id(paper_id: str) -> bool:
+    return PAPER_ID.match(paper_id) is not None and ".." not in paper_id
+
+
 ARXIV_ID = re.compile(r"^\d{4}\.\d{4,5}(?:v\d+)?$")
 LINK_KINDS = ("abs", "pdf", "code", "project", "dataset", "model")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -176,7 +183,7 @@ def _text_list(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return tuple(value.split())
+        return tuple(item for item in re.split(r"[,\s]+", value) if item)
     if not isinstance(value, list):
         raise ValueError(f"must be a list such as [cs.CL, cs.LG], got {_shown(value)}")
     return tuple(_text(item) for item in value)
@@ -197,15 +204,21 @@ def _topics(value: Any) -> tuple[str, ...]:
 def _authors(value: Any) -> tuple[Author, ...]:
     if value is None:
         return ()
-    items = [value] if isinstance(value, (str, dict)) else value
+    if isinstance(value, str):
+        # "A, B and C" as pasted from a listing; a YAML list is the unambiguous form.
+        value = [name for name in re.split(r",\s*|\s+and\s+", value) if name.strip()]
+    items = [value] if isinstance(value, dict) else value
     if not isinstance(items, list):
         raise ValueError(f"must be a list of names or {{name, affiliation}}, got {_shown(value)}")
     authors = []
     for item in items:
         if isinstance(item, dict):
-            unknown = set(item) - {"name", "affiliation"}
-            if unknown or "name" not in item:
-                raise ValueError(f"each author is a name or {{name, affiliation}}, got {_shown(item)}")
+            unknown = sorted(str(key) for key in set(item) - {"name", "affiliation"})
+            if unknown:
+                hint = did_you_mean(unknown[0], ["name", "affiliation"])
+                raise ValueError(f"author key {unknown[0]!r} is not 'name' or 'affiliation'{hint}")
+            if "name" not in item:
+                raise ValueError(f"each author needs a name, got {_shown(item)}")
             authors.append(Author(_text(item["name"]), _optional_text(item.get("affiliation"))))
         else:
             authors.append(Author(_text(item)))
@@ -235,7 +248,7 @@ def _shown(value: Any) -> str:
 
 
 FIELDS: dict[str, Callable[[Any], Any]] = {
-    "id": lambda value: str(value).strip(),  # checked against PAPER_ID separately
+    "id": _text,  # checked with is_valid_id once the file name fallback is known
     "title": _text,
     "authors": _authors,
     "date": _date,
@@ -277,21 +290,27 @@ class FileProblems(Exception):
 
 def split_front_matter(text: str, path: Path) -> FrontMatter:
     """Separate the YAML block between ``---`` lines from the Markdown after it."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
+    lines = text.split("\n")
+    if lines[0].rstrip() != "---":
         raise FileProblems(
             [error(path, 1, "must start with a '---' line opening the front matter (id, title, date...)")]
         )
     for index in range(1, len(lines)):
         if lines[index].rstrip() in ("---", "..."):
             return FrontMatter(
-                text="".join(lines[1:index]),
+                text="\n".join(lines[1:index]) + "\n",
                 first_line=2,
-                body="".join(lines[index + 1 :]),
+                body="\n".join(lines[index + 1 :]),
                 body_line=index + 2,
             )
     raise FileProblems(
-        [error(path, 1, "front matter opened with '---' is never closed; did you forget the closing '---'?")]
+        [
+            error(
+                path,
+                1,
+                "front matter opened with '---' is never closed; did you forget the closing '---'?",
+            )
+        ]
     )
 
 
@@ -301,6 +320,7 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Paper, list[Problem]]:
     """Validate one abstract file's text; raises ``FileProblems`` when any error is found."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     control = CONTROL_CHARACTER.search(text)
     if control:
         raise FileProblems(
@@ -331,10 +351,15 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
         raise FileProblems([error(path, 1, "front matter must be a mapping of field: value lines")])
 
     lines = {key: line + offset for key, line in top_level_key_lines(front.text).items()}
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        error(path, again + offset, f"{key!r} is given twice (first on line {first + offset}); keep one")
+        for key, first, again in repeated_keys(front.text)
+    ]
     values: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = str(raw_key)
+        if value is None or value == "":
+            continue  # 'field:' with nothing after it is the same as leaving the field out
         parse = FIELDS.get(key)
         if parse is None:
             problems.append(
@@ -348,11 +373,13 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
         except ValueError as exc:
             problems.append(error(path, lines.get(key), f"{key!r} {exc}"))
     for key in REQUIRED:
-        if key not in data or data[key] is None:
+        if key not in values and key in data and data[key] not in (None, ""):
+            continue  # present but invalid: already reported
+        if key not in values:
             problems.append(error(path, 1, f"{key!r} is missing; add a '{key}:' line to the front matter"))
 
     paper_id = values.get("id") or path.stem
-    if not PAPER_ID.match(paper_id) or ".." in paper_id:
+    if not is_valid_id(paper_id):
         problems.append(
             error(
                 path,
@@ -364,19 +391,19 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
     links = _links(data.get("links"), paper_id, path, front.text, lines.get("links"), offset, problems)
 
     rendered = renderer.render(front.body)
-    for url in rendered.rejected_links:
+    for line, url in rendered.rejected_links:
         problems.append(
             error(
                 path,
-                _line_containing(front.body, url, front.body_line),
-                f"link {_shown(url)} is not allowed; links must be http(s), mailto or relative",
+                front.body_line + line,
+                f"link {_shown(url)} is not allowed; abstracts may link only to http(s) and mailto addresses",
             )
         )
-    for latex in rendered.bad_math:
+    for line, latex in rendered.bad_math:
         problems.append(
             warning(
                 path,
-                _line_containing(front.body, latex, front.body_line),
+                front.body_line + line,
                 f"math {_shown(latex)} could not be rendered and is shown as source",
             )
         )
@@ -454,11 +481,6 @@ def _links(
     return tuple(ordered)
 
 
-def _line_containing(body: str, needle: str, body_line: int) -> int:
-    index = body.find(needle)
-    return body_line + body.count("\n", 0, index) if index >= 0 else body_line
-
-
 # --- a whole content folder -----------------------------------------------------------------
 
 
@@ -488,6 +510,9 @@ def load_papers(files: Iterable[Path], shown_root: Path | None = None) -> Loaded
         shown = Path(os.path.relpath(file, shown_root)) if shown_root else file
         try:
             text = file.read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            problems.append(error(shown, None, f"cannot be read: {exc.strerror or exc}"))
+            continue
         except UnicodeDecodeError as exc:
             problems.append(error(shown, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"))
             continue

@@ -1,7 +1,7 @@
 """Abstracts in Markdown → safe HTML with MathML, plus a plain-text version for metadata.
 
-Raw HTML is off (markdown-it-py's default preset lets it through); links may only be http(s),
-mailto or relative; math between dollars becomes MathML at build time, checked against an
+Raw HTML is off (markdown-it-py's default preset lets it through); links may only be http(s)
+or mailto; math between dollars becomes MathML at build time, checked against an
 allow-list of MathML elements and attributes because latex2mathml passes ``\\text{<b>}`` through.
 """
 
@@ -19,8 +19,9 @@ from markdown_it.token import Token
 from markupsafe import escape
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-SAFE_URL = re.compile(r"^(?:https?:|mailto:|#|/|\.{0,2}/|[^:/?#]*(?:[/?#]|$))", re.IGNORECASE)
-"""http(s), mailto, fragments and relative references; ``javascript:``, ``data:`` and the rest fail."""
+SAFE_URL = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
+"""Abstracts are shown on many pages at different depths and in feeds, so only absolute links
+work everywhere: http(s) and mailto. ``javascript:``, ``data:`` and relative links are refused."""
 
 _MATHML_ELEMENTS = frozenset(
     [
@@ -111,10 +112,10 @@ class RenderedText:
     """Safe HTML: every user character escaped, math as MathML."""
     text: str
     """Plain text with whitespace collapsed; math kept as its LaTeX source."""
-    rejected_links: tuple[str, ...]
-    """Link targets that were not rendered because their scheme is unsafe."""
-    bad_math: tuple[str, ...]
-    """Formulas that could not be turned into MathML; shown as their source instead."""
+    rejected_links: tuple[tuple[int, str], ...]
+    """``(line, target)`` of links left out because they are not http(s) or mailto; 0-based lines."""
+    bad_math: tuple[tuple[int, str], ...]
+    """``(line, latex)`` of formulas that could not become MathML and are shown as source."""
 
 
 @functools.lru_cache(maxsize=65_536)  # abstracts repeat the same small formulas ($\alpha$, $O(n)$)
@@ -125,6 +126,8 @@ def math_to_mathml(latex: str, display: bool) -> str | None:
         root = ET.fromstring(mathml)
     except Exception:  # noqa: BLE001 - latex2mathml raises many unrelated types on bad input
         return None
+    if "<!" in mathml or "<?" in mathml:
+        return None  # comments and CDATA are invisible to the check below but not to browsers
     for element in root.iter():
         tag = element.tag.rsplit("}", 1)[-1]
         if tag not in _MATHML_ELEMENTS:
@@ -136,43 +139,61 @@ def math_to_mathml(latex: str, display: bool) -> str | None:
     return mathml.replace("<math ", f'<math alttext="{escape(latex)}" ', 1)
 
 
+def _math_source(latex: str) -> str:
+    return f'<code class="math-source">{escape(latex)}</code>'
+
+
 class AbstractRenderer:
     """Renders abstract Markdown; one instance is reused for every paper of a build."""
 
     def __init__(self) -> None:
-        self._rejected: list[str] = []
-        self._bad_math: list[str] = []
         md = MarkdownIt("commonmark", {"html": False, "typographer": False})
         md.enable(["strikethrough", "table"])
         dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=False, renderer=self._math)
-        md.validateLink = self._validate_link  # type: ignore[method-assign]
+        # Every link is let through the parser and judged in _check_links, where its line is known.
+        md.validateLink = lambda url: True  # type: ignore[method-assign]
         self._md = md
 
-    def _validate_link(self, url: str) -> bool:
-        if SAFE_URL.match(url.strip()):
-            return True
-        self._rejected.append(url)
-        return False
-
-    def _math(self, latex: str, options: dict[str, Any]) -> str:
-        display = bool(options.get("display_mode"))
-        mathml = math_to_mathml(latex, display)
-        if mathml is None:
-            self._bad_math.append(latex)
-            return f'<code class="math-source">{escape(latex)}</code>'
-        return mathml
+    @staticmethod
+    def _math(latex: str, options: dict[str, Any]) -> str:
+        mathml = math_to_mathml(latex, bool(options.get("display_mode")))
+        return mathml if mathml is not None else _math_source(latex)
 
     def render(self, source: str) -> RenderedText:
-        self._rejected = []
-        self._bad_math = []
         tokens = self._md.parse(source)
+        rejected, bad_math = _check(tokens)
         html = self._md.renderer.render(tokens, self._md.options, {})
         return RenderedText(
             html=html,
             text=_plain_text(tokens),
-            rejected_links=tuple(self._rejected),
-            bad_math=tuple(self._bad_math),
+            rejected_links=tuple(rejected),
+            bad_math=tuple(bad_math),
         )
+
+
+_LINK_ATTRIBUTE = {"link_open": "href", "image": "src"}
+
+
+def _check(tokens: list[Token]) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Find unsafe links (and drop their targets) and formulas that will not convert, with lines."""
+    rejected: list[tuple[int, str]] = []
+    bad_math: list[tuple[int, str]] = []
+    for token in tokens:
+        line = token.map[0] if token.map else 0
+        if token.type in ("math_block", "math_block_label") and math_to_mathml(token.content, True) is None:
+            bad_math.append((line, token.content))
+        for child in token.children or ():
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            attribute = _LINK_ATTRIBUTE.get(child.type)
+            if attribute:
+                target = str(child.attrGet(attribute) or "")
+                if not SAFE_URL.match(target):
+                    rejected.append((line, target))
+                    child.attrs.pop(attribute, None)
+            elif child.type == "math_inline" and math_to_mathml(child.content, False) is None:
+                bad_math.append((line, child.content))
+    return rejected, bad_math
 
 
 def _plain_text(tokens: list[Token]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from . import urls
 from .feeds import FeedLink, feed_links
 from .site import Site
-from .views import PaperView, paper_views, scholarly_article
+from .views import PaperView, paper_views, scholarly_article, topic_refs
 
 SITEMAP_LIMIT = 50_000
 """URLs per sitemap file, the protocol's maximum; past it ``sitemap.xml`` becomes an index."""
@@ -184,14 +184,16 @@ def plan_paper_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
 
 
 def plan_topic_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page]:
+    refs = topic_refs(site)
     yield Page(
         urls.TOPICS,
         "topics.html",
-        {"topics": [(topic, len(topic.papers), urls.topic(topic.slug)) for topic in site.topics]},
+        {"topics": list(refs.values())},
         "the topic index",
         title="Topics",
     )
     for topic in site.topics:
+        ref = refs[topic.slug]
         items = [views[p.id] for p in topic.papers]
         topic_feeds = feed_links(topic.name, urls.topic(topic.slug), site.config.base_path)
         for pager, chunk in paginate(items, site.config.per_page, lambda n, s=topic.slug: urls.topic(s, n)):
@@ -199,7 +201,7 @@ def plan_topic_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
             yield Page(
                 pager.urls[pager.number - 1],
                 "topic.html",
-                {"topic": topic, "papers": chunk, "pager": pager, "total": len(items)},
+                {"topic": ref, "papers": chunk, "pager": pager, "total": len(items)},
                 f"topic {topic.slug!r}",
                 title=f"{topic.name}{suffix}",
                 description=topic.description or f"Papers on {topic.name}.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from markupsafe import Markup
 
 from . import urls
 from .config import SiteConfig
-from .errors import InputError, error
+from .errors import InputError, error, shown_path
 from .feeds import feed_links
 from .pages import Page, long_date
 from .writer import Output
@@ -75,30 +76,40 @@ def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja
 def render_pages(pages: Iterable[Page], env: jinja2.Environment) -> Iterator[Output]:
     templates: dict[str, jinja2.Template] = {}
     for page in pages:
-        template = templates.get(page.template)
-        if template is None:
-            template = templates[page.template] = _load_template(env, page.template)
         try:
+            template = templates.get(page.template) or templates.setdefault(
+                page.template, env.get_template(page.template)
+            )
             text = template.render(page.context, page=page)
-        except jinja2.TemplateError as exc:
-            raise _template_problem(exc, page.template, env) from None
+        except Exception as exc:  # noqa: BLE001 - any error in a (user's) template is reported, with its line
+            raise template_problem(exc, page.template, env) from None
         yield Output(urls.output_path(page.url), text.encode("utf-8"), page.source)
 
 
-def _load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
-    try:
-        return env.get_template(name)
-    except jinja2.TemplateError as exc:
-        raise _template_problem(exc, name, env) from None
-
-
-def _template_problem(exc: jinja2.TemplateError, name: str, env: jinja2.Environment) -> InputError:
-    filename = getattr(exc, "filename", None)
-    if not filename:
-        source = env.loader.get_source(env, name)[1] if env.loader else None
-        filename = source or name
-    line = getattr(exc, "lineno", None)
-    return InputError([error(Path(filename), line, f"template error: {exc.message or exc}")])
+def template_problem(exc: Exception, name: str, env: jinja2.Environment) -> InputError:
+    """``templates/paper.html:4: template error: 'nope' is undefined``, from whichever template
+    (the page's own, a base it extends, a file it includes) the error happened in."""
+    if isinstance(exc, jinja2.TemplateNotFound):
+        searched = ", ".join(getattr(env.loader, "searchpath", []))
+        return InputError(
+            [
+                error(
+                    Path(exc.name or name),
+                    None,
+                    f"template not found (looked in {searched}); needed for {name}",
+                )
+            ]
+        )
+    filename: str | None = getattr(exc, "filename", None)
+    line: int | None = getattr(exc, "lineno", None)
+    if not isinstance(exc, jinja2.TemplateSyntaxError):
+        # Jinja2 rewrites tracebacks so that template frames carry the template's file and line.
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith((".html", ".xml", ".txt")) and Path(frame.filename).is_file():
+                filename, line = frame.filename, frame.lineno
+                break
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return InputError([error(shown_path(Path(filename or name)), line, f"template error: {message}")])
 
 
 def static_files(static_dirs: Sequence[Path]) -> dict[str, Path]:

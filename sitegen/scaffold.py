@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .config import CONFIG_FILE, TOPIC_SLUG
-from .content import PAPER_ID
+from .content import is_valid_id
 from .errors import UsageError
 
 
@@ -33,7 +33,7 @@ def new_paper(
     abstract: str = "",
 ) -> Path:
     """Write a new abstract file; refuses ids that are not slug-safe and existing files."""
-    if not PAPER_ID.match(paper_id) or ".." in paper_id:
+    if not is_valid_id(paper_id):
         raise UsageError(f"--id {paper_id!r} is not slug-safe; use letters, digits, '.', '-' and '_'")
     for topic in topics:
         if not TOPIC_SLUG.match(topic):
@@ -71,6 +71,8 @@ topics:
 def init_site(site_dir: Path, today: dt.date) -> list[Path]:
     """Create a working starter site; refuses a folder that already has a ``sitegen.yaml``."""
     config = site_dir / CONFIG_FILE
+    if site_dir.exists() and not site_dir.is_dir():
+        raise UsageError(f"{site_dir} is a file; 'sitegen init' needs a new or existing folder")
     if config.exists():
         raise UsageError(f"{config} already exists; 'sitegen init' only creates new sites")
     site_dir.mkdir(parents=True, exist_ok=True)

@@ -286,6 +286,7 @@ class PreviewServer:
         self._stop = threading.Event()
         self._build_lock = threading.Lock()
         self._serving = False
+        self._watching = threading.Event()
         self.base_path = self._base_path()
         self.httpd = bind(host, port, make_handler(self.state, self.base_path))
 
@@ -348,35 +349,43 @@ class PreviewServer:
         return paths
 
     def watch(self) -> None:
+        roots = [path.resolve() for path in self.watched_paths()]
         output = (self.site_dir / DEFAULT_OUTPUT).resolve()
+        default_filter = watchfiles.DefaultFilter()
 
         def relevant(change: watchfiles.Change, path: str) -> bool:
             resolved = Path(path).resolve()
             if resolved == output or output in resolved.parents:
                 return False
-            parts = resolved.relative_to(resolved.anchor).parts
-            return not any(part.startswith(".") for part in parts) and watchfiles.DefaultFilter()(
-                change, path
-            )
+            root = next((r for r in roots if r == resolved or r in resolved.parents), None)
+            inside = resolved.relative_to(root).parts if root else resolved.parts
+            # Hidden files and folders (editor swap files, .git, build staging) are not the site.
+            return not any(part.startswith(".") for part in inside) and default_filter(change, path)
 
         for changes in watchfiles.watch(
-            *self.watched_paths(),
+            *roots,
             watch_filter=relevant,
             debounce=200,
             step=50,
             stop_event=self._stop,
             raise_interrupt=False,
+            rust_timeout=100,
+            yield_on_timeout=True,
         ):
+            self._watching.set()  # the first (empty) yield comes once the watcher is in place
+            if not changes:
+                continue
             names = sorted({Path(path).name for _, path in changes})
             self.log(f"changed: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}")
             self.rebuild()
 
     def start(self) -> None:
-        """Build once, then serve and watch in background threads."""
+        """Build once, then serve and watch in background threads; returns once both are ready."""
         self.rebuild()
         self._serving = True
         threading.Thread(target=self.httpd.serve_forever, name="sitegen-http", daemon=True).start()
         threading.Thread(target=self.watch, name="sitegen-watch", daemon=True).start()
+        self._watching.wait(timeout=10)
 
     def stop(self) -> None:
         self._stop.set()

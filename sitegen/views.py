@@ -27,9 +27,13 @@ LINK_LABELS = {
 
 @dataclass(frozen=True, slots=True)
 class TopicRef:
+    """A topic as templates see it, on its own page, in the index and beside each paper."""
+
     slug: str
     name: str
     url: str
+    description: str
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +86,17 @@ def shorten(text: str, limit: int = 280) -> str:
 
 
 def paper_views(site: Site) -> dict[str, PaperView]:
-    topic_refs = {
-        topic.slug: TopicRef(topic.slug, topic.name, urls.topic(topic.slug)) for topic in site.topics
+    refs = topic_refs(site)
+    return {paper.id: paper_view(paper, refs) for paper in site.papers}
+
+
+def topic_refs(site: Site) -> dict[str, TopicRef]:
+    return {
+        topic.slug: TopicRef(
+            topic.slug, topic.name, urls.topic(topic.slug), topic.description, len(topic.papers)
+        )
+        for topic in site.topics
     }
-    return {paper.id: paper_view(paper, topic_refs) for paper in site.papers}
 
 
 def paper_view(paper: Paper, topic_refs: dict[str, TopicRef]) -> PaperView:

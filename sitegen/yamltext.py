@@ -45,26 +45,48 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=LiteralLoader)
 
 
-_KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:")
+_KEY_LINE = re.compile(
+    r"""^(?:(?P<quote>["'])(?P<quoted>.*?)(?P=quote)|(?P<plain>[^\s#"'\-?:{\[][^:#]*?))[ \t]*:(?:[ \t]|$)"""
+)
+
+
+def top_level_keys(text: str) -> list[tuple[str, int]]:
+    """Each top-level key of a block mapping with its 1-based line, in order, repeats included.
+
+    A cheap scan used only to point messages at a line, rather than a second, marked parse.
+    """
+    keys = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        match = _KEY_LINE.match(line)
+        if match:
+            keys.append((match.group("quoted") if match.group("quote") else match.group("plain"), number))
+    return keys
 
 
 def top_level_key_lines(text: str) -> dict[str, int]:
-    """Map each top-level key of a block mapping to its 1-based line within ``text``.
-
-    Used only to point messages at a line; a cheap scan rather than a second, marked parse.
-    """
+    """Map each top-level key to the line where it first appears."""
     lines: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _KEY_LINE.match(line)
-        if match:
-            lines.setdefault(match.group(1), number)
+    for key, number in top_level_keys(text):
+        lines.setdefault(key, number)
     return lines
+
+
+def repeated_keys(text: str) -> list[tuple[str, int, int]]:
+    """``(key, first line, repeated line)`` for keys given twice; YAML would keep only the last."""
+    first: dict[str, int] = {}
+    repeats = []
+    for key, number in top_level_keys(text):
+        if key in first:
+            repeats.append((key, first[key], number))
+        else:
+            first[key] = number
+    return repeats
 
 
 def nested_key_line(text: str, parent_line: int, key: str) -> int:
     """The line of ``key`` inside the mapping that starts at ``parent_line``, else ``parent_line``."""
-    pattern = re.compile(rf"(?:^\s+|[{{,]\s*){re.escape(key)}\s*:")
-    lines = text.splitlines()
+    pattern = re.compile(rf"""(?:^\s+|[{{,]\s*)["']?{re.escape(key)}["']?\s*:""")
+    lines = text.split("\n")
     for number in range(parent_line, len(lines) + 1):
         line = lines[number - 1]
         if number > parent_line and _KEY_LINE.match(line):

@@ -159,3 +159,36 @@ def test_build_output_option_and_summary(make_site: SiteFactory, tmp_path: Path)
     assert (tmp_path / "out/index.html").is_file()
     left_out = sitegen("build", str(site), "--no-future", cwd=tmp_path)
     assert "1 future-dated left out (--no-future)" in left_out.stdout
+
+
+def test_the_output_folder_is_never_the_site_or_a_stranger(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = make_site(GOOD)
+    (site / "NOTES.txt").write_text("mine")
+    for target in (".", ".."):
+        result = sitegen("build", "-o", target, cwd=site)
+        assert result.returncode == 1
+        assert "would replace the site folder" in result.stderr
+    stranger = tmp_path / "documents"
+    stranger.mkdir()
+    (stranger / "thesis.tex").write_text("precious")
+    result = sitegen("build", "-o", str(stranger), cwd=site)
+    assert result.returncode == 1
+    assert "is not empty and was not made by sitegen" in result.stderr
+    assert (stranger / "thesis.tex").read_text() == "precious"
+    assert (site / "NOTES.txt").read_text() == "mine"
+    assert sitegen("build", cwd=site).returncode == 0
+    assert sitegen("build", cwd=site).returncode == 0  # its own previous output is replaced
+
+
+def test_file_system_trouble_is_a_message_not_a_traceback(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = make_site(GOOD)
+    (site / "content/broken.md").symlink_to(tmp_path / "missing.md")
+    result = sitegen("build", cwd=site)
+    assert result.returncode == 1
+    assert "content/broken.md: cannot be read: No such file or directory" in result.stderr
+    (tmp_path / "afile").write_text("x")
+    for command in (["build", "afile"], ["init", "afile"]):
+        result = sitegen(*command, cwd=tmp_path)
+        assert result.returncode in (1, 2)
+        assert "Traceback" not in result.stderr
+        assert "afile" in result.stderr.splitlines()[0]

@@ -73,3 +73,24 @@ def test_missing_config_says_how_to_start(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_config(tmp_path)
     assert "no sitegen.yaml here; create one or run 'sitegen init" in str(caught.value)
+
+
+def test_every_bad_topic_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    text = "base_url: https://e.org/\ntopics:\n  a:\n    name: [x]\n  B: x\n  c: {nmae: C}\n"
+    assert problems(tmp_path, text) == [
+        "3: 'topics' topic 'a': name or description must be a non-empty string, got ['x']",
+        "5: 'topics' topic slug 'B' must be lowercase letters, digits and single hyphens",
+        "6: 'topics' topic 'c' has an unknown key 'nmae' (did you mean 'name'?)",
+    ]
+
+
+def test_base_url_must_not_contain_spaces(tmp_path: Path) -> None:
+    (message,) = problems(tmp_path, 'base_url: "https://example.org/a b/"\n')
+    assert "must not contain spaces" in message
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_key(tmp_path: Path) -> None:
+    (tmp_path / "sitegen.yaml").write_bytes("\ufefftitel: x\nbase_url: https://e.org/\n".encode())
+    with pytest.raises(InputError) as caught:
+        load_config(tmp_path)
+    assert [problem.line for problem in caught.value.problems] == [1]

@@ -111,13 +111,20 @@ def test_unknown_field_is_a_warning_with_a_suggestion() -> None:
     assert paper.upvotes is None
 
 
-def test_unsafe_links_in_the_abstract_are_errors() -> None:
-    found = messages(
-        paper_text(body="Line one.\nSee [this](javascript:alert(1)) and [that](data:text/html,x).")
+def test_unsafe_and_relative_links_in_the_abstract_are_errors_on_their_own_line() -> None:
+    body = (
+        "Line one.\n"
+        "See [this](javascript:alert(1)) and\n"
+        "[that](data:text/html,x), <vbscript:x> and [here](../other/).\n"
+        "\n"
+        "Fine: [a](https://example.org) <mailto:a@b.org>."
     )
-    assert found == [
-        f"{PATH}:9: link 'javascript:alert(1)' is not allowed; links must be http(s), mailto or relative",
-        f"{PATH}:9: link 'data:text/html,x' is not allowed; links must be http(s), mailto or relative",
+    rule = "is not allowed; abstracts may link only to http(s) and mailto addresses"
+    assert messages(paper_text(body=body)) == [
+        f"{PATH}:9: link 'javascript:alert(1)' {rule}",
+        f"{PATH}:10: link 'data:text/html,x' {rule}",
+        f"{PATH}:10: link 'vbscript:x' {rule}",
+        f"{PATH}:10: link '../other/' {rule}",
     ]
 
 
@@ -134,6 +141,17 @@ def test_math_that_would_smuggle_html_is_shown_as_source() -> None:
     assert '<code class="math-source">' in paper.abstract_html
     assert [p.severity.value for p in problems] == ["warning"]
     assert "could not be rendered" in problems[0].message
+
+
+def test_math_cannot_hide_markup_in_comments() -> None:
+    """latex2mathml copies comments through; XML parsers skip them, browsers end them early."""
+    body = (
+        "$\\text{<!---><img/src/onerror=alert(1)>-->}$ and $\\text{<![CDATA[<img src=x onerror=alert(1)>]]>}$"
+    )
+    paper, problems = parse(paper_text(body=body))
+    assert "<img" not in paper.abstract_html
+    assert "onerror" not in paper.abstract_html.replace("onerror=alert(1)&gt;", "")
+    assert len(problems) == 2 and all("could not be rendered" in p.message for p in problems)
 
 
 def test_topics_must_be_slugs_and_the_message_gives_one() -> None:
@@ -186,3 +204,46 @@ def test_optional_fields_are_typed() -> None:
     assert paper.categories == ("cs.LG", "stat.ML")
     assert paper.doi == "10.1000/xyz123"
     assert (paper.upvotes, paper.stars, paper.tldr, paper.draft) == (7, 120, "It works.", True)
+
+
+def test_an_empty_field_counts_as_left_out() -> None:
+    paper, _ = parse(paper_text(paper_id="", extra="tldr:\n"))
+    assert paper.id == "x"  # the file name
+    text = "---\nid: a1\ntitle:\nauthors: [A]\ndate: 2024-01-01\n---\nbody\n"
+    assert messages(text) == [f"{PATH}:1: 'title' is missing; add a 'title:' line to the front matter"]
+
+
+def test_a_key_given_twice_is_an_error() -> None:
+    (message,) = messages(paper_text(extra="title: Again\n"))
+    assert message == f"{PATH}:7: 'title' is given twice (first on line 3); keep one"
+
+
+def test_lists_written_as_text_are_split() -> None:
+    paper, _ = parse(
+        paper_text(extra="categories: 'cs.CL, cs.LG'\n").replace(
+            "authors: [Ada Lovelace, Alan Turing]", "authors: Ada Lovelace, Alan Turing and Grace Hopper"
+        )
+    )
+    assert paper.categories == ("cs.CL", "cs.LG")
+    assert [a.name for a in paper.authors] == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
+
+
+def test_a_mistyped_author_key_gets_a_suggestion() -> None:
+    text = paper_text().replace("[Ada Lovelace, Alan Turing]", "[{name: Ada, afiliation: London}]")
+    (message,) = messages(text)
+    assert message == (
+        f"{PATH}:4: 'authors' author key 'afiliation' is not 'name' or 'affiliation' "
+        "(did you mean 'affiliation'?)"
+    )
+
+
+def test_windows_and_old_mac_line_endings_keep_line_numbers() -> None:
+    for newline in ("\r\n", "\r"):
+        text = paper_text(date="2024-13-01").replace("\n", newline)
+        (message,) = messages(text)
+        assert message.startswith(f"{PATH}:5: 'date'")
+
+
+def test_quoted_and_non_ascii_keys_are_located() -> None:
+    _, problems = parse(paper_text(extra='"tïtle": x\n'))
+    assert str(problems[0]).startswith(f"{PATH}:7: warning: unknown field 'tïtle'")
