@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import urls
+from .classify import classify, topic_rules
 from .config import SiteConfig, load_config
 from .content import find_abstract_files, load_papers
 from .errors import InputError, OutputError, Problem
@@ -76,8 +77,9 @@ def plan_site(site_dir: Path, options: BuildOptions) -> Plan:
         raise InputError(loaded.problems)
 
     today = options.today or dt.datetime.now(config.zone).date()
+    papers = classify(loaded.papers, topic_rules(config.topics))
     selection = select_papers(
-        loaded.papers, include_drafts=options.drafts, include_future=options.future, today=today
+        papers, include_drafts=options.drafts, include_future=options.future, today=today
     )
     site = index_site(config, selection.papers)
     pages = plan_pages(site)

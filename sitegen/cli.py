@@ -10,13 +10,16 @@ import datetime as dt
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import __version__
 from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site
-from .config import parse_base_url
-from .errors import InputError, Problem, SitegenError
+from .config import TOPIC_SLUG, parse_base_url
+from .errors import InputError, Problem, SitegenError, UsageError
+from .fetch import ARXIV_API, ArxivClient, fetch_arxiv
+from .importers import READERS
+from .importing import ImportProblem, Record, SourceError, import_records
 from .scaffold import init_site, new_paper
 from .serve import serve
 
@@ -82,6 +85,35 @@ def make_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--no-future", dest="future", action="store_false", help="leave out papers dated after today"
     )
+
+    importer = commands.add_parser(
+        "import",
+        help="turn papers from another format into abstract files",
+        description="Write one abstract file per paper of SOURCE (a file, or - for standard input).",
+    )
+    importer.add_argument(
+        "format", choices=sorted(READERS), metavar="FORMAT", help=", ".join(sorted(READERS))
+    )
+    importer.add_argument("source", metavar="SOURCE", help="a file, or - for standard input")
+    fetch = commands.add_parser(
+        "fetch",
+        help="fetch new papers from the arXiv API and import them",
+        description="Page through the arXiv API, newest first, and import what it returns.",
+    )
+    fetch.add_argument("service", choices=["arxiv"], metavar="SERVICE", help="arxiv")
+    fetch.add_argument(
+        "--query", required=True, help="arXiv search query, e.g. 'cat:cs.CL AND abs:\"language model\"'"
+    )
+    fetch.add_argument("--since", type=_date_argument, help="stop at papers submitted before YYYY-MM-DD")
+    fetch.add_argument("--max", type=int, default=1000, help="at most this many papers (default 1000)")
+    fetch.add_argument("--api-url", default=ARXIV_API, help=argparse.SUPPRESS)
+    for sub in (importer, fetch):
+        sub.add_argument("--site", type=Path, default=Path("."), help="the site folder (default: .)")
+        sub.add_argument("--topic", action="append", default=[], help="add this topic slug (repeat for more)")
+        sub.add_argument(
+            "--date", type=_date_argument, help="listing date when the source has none (default: today)"
+        )
+        sub.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
 
     for name, help_text in (("build", "build the site"), ("check", "validate the site without writing")):
         sub = commands.add_parser(
@@ -151,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"created {path}")
         return 0
 
+    if args.command in ("import", "fetch"):
+        return run_import(args)
     if args.command == "serve":
         options = BuildOptions(drafts=args.drafts, future=args.future)
         return serve(args.site, options, args.host, args.port, args.open)
@@ -172,6 +206,49 @@ def run(args: argparse.Namespace) -> int:
     print_problems(report.plan.warnings)
     seconds = time.perf_counter() - started
     print(f"Built {_summary(report.plan)} into {report.output} in {seconds:.2f} s")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    for topic in args.topic:
+        if not TOPIC_SLUG.match(topic):
+            raise UsageError(f"--topic {topic!r} must be lowercase letters, digits and single hyphens")
+    reference = args.date or dt.date.today()
+    if args.command == "fetch":
+        client = ArxivClient(api_url=args.api_url, log=lambda line: print(line, file=sys.stderr))
+        records: Iterable[Record | ImportProblem] = fetch_arxiv(
+            args.query, client, since=args.since, limit=args.max
+        )
+        source = "arXiv API"
+    else:
+        source = args.source
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {source}: {exc}") from None
+        try:
+            records = list(READERS[args.format](text, reference))
+        except SourceError as exc:
+            print(f"{source}:{exc}", file=sys.stderr)
+            return 1
+    report = import_records(
+        records, args.site, default_date=reference, topics=args.topic, dry_run=args.dry_run
+    )
+    for problem in report.problems:
+        print(f"{source}: {problem}", file=sys.stderr)
+    verb = "would " if args.dry_run else ""
+    done = {
+        "create": "create" if args.dry_run else "created",
+        "update": "update" if args.dry_run else "updated",
+    }
+    for change in report.changes:
+        if change.action != "unchanged":
+            print(f"{verb}{done[change.action]} {change.path} ({', '.join(change.positions)})")
+    print(
+        f"{source}: {report.count('create')} new, {report.count('update')} updated, "
+        f"{report.count('unchanged')} unchanged, {len(report.problems)} problems"
+        + (" (dry run: nothing written)" if args.dry_run else "")
+    )
     return 0
 
 

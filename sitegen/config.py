@@ -42,6 +42,10 @@ class TopicInfo:
     """Display name, e.g. ``Protein design``."""
     description: str = ""
     """One or two sentences shown on the topic's page."""
+    any: tuple[str, ...] = ()
+    """Keyword rule: a paper whose title or abstract has any of these words or phrases gets the topic."""
+    none: tuple[str, ...] = ()
+    """Keyword rule: ... unless it has one of these."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,16 +177,26 @@ def _topic(slug: Any, info: Any) -> TopicInfo:
         return TopicInfo(name=_string(info))
     if not isinstance(info, dict):
         raise ValueError(f"topic {slug!r} must be a name or {{name, description}}")
-    unknown = sorted(str(key) for key in set(info) - {"name", "description"})
+    keys = ["name", "description", "any", "none"]
+    unknown = sorted(str(key) for key in set(info) - set(keys))
     if unknown:
-        hint = did_you_mean(unknown[0], ["name", "description"])
-        raise ValueError(f"topic {slug!r} has an unknown key {unknown[0]!r}{hint}")
+        raise ValueError(f"topic {slug!r} has an unknown key {unknown[0]!r}{did_you_mean(unknown[0], keys)}")
     try:
-        return TopicInfo(
-            name=_string(info.get("name", slug)), description=_optional_string(info.get("description"))
-        )
+        name = _string(info.get("name", slug))
+        description = _optional_string(info.get("description"))
     except ValueError as exc:
         raise ValueError(f"topic {slug!r}: name or description {exc}") from None
+    return TopicInfo(name, description, _keywords(slug, info, "any"), _keywords(slug, info, "none"))
+
+
+def _keywords(slug: str, info: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = info.get(key)
+    if value is None:
+        return ()
+    words = [value] if isinstance(value, str) else value
+    if not isinstance(words, list) or not all(isinstance(w, (str, int)) and str(w).strip() for w in words):
+        raise ValueError(f"topic {slug!r}: '{key}' must be a list of words or phrases, got {value!r}")
+    return tuple(" ".join(str(word).split()) for word in words)
 
 
 def _topics(value: Any) -> Mapping[str, TopicInfo]:
