@@ -153,7 +153,7 @@ def print_problems(problems: Sequence[Problem]) -> None:
             print(problem, file=sys.stderr)
     for message, count in seen.items():
         if count > FOLD_AFTER and not any(p.is_error and p.message == message for p in problems):
-            print(f"... and {count - FOLD_AFTER} more warnings: {message}", file=sys.stderr)
+            print(f"… and {count - FOLD_AFTER} more like this: {message}", file=sys.stderr)
 
 
 def _summary(plan: Plan) -> str:

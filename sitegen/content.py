@@ -34,8 +34,15 @@ PAPER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 """Ids become URL path segments, so they are slug-safe: no slashes, no ``..``, no spaces."""
 
 
+WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\..*)?$", re.IGNORECASE)
+"""Names Windows cannot create as files or folders, whatever the extension."""
+MAX_TOPICS = 100
+
+
 def is_valid_id(paper_id: str) -> bool:
-    return PAPER_ID.match(paper_id) is not None and ".." not in paper_id
+    return (
+        PAPER_ID.match(paper_id) is not None and ".." not in paper_id and not WINDOWS_RESERVED.match(paper_id)
+    )
 
 
 ARXIV_ID = re.compile(r"^\d{4}\.\d{4,5}(?:v\d+)?$")
@@ -191,6 +198,8 @@ def _text_list(value: Any) -> tuple[str, ...]:
 
 def _topics(value: Any) -> tuple[str, ...]:
     topics = _text_list([value] if isinstance(value, str) else value)
+    if len(topics) > MAX_TOPICS:
+        raise ValueError(f"has {len(topics)} entries; a paper may have at most {MAX_TOPICS}")
     for topic in topics:
         if not TOPIC_SLUG.match(topic):
             slug = "-".join(re.findall(r"[a-z0-9]+", topic.lower())) or "a-topic"
@@ -384,8 +393,8 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
             error(
                 path,
                 lines.get("id", 1),
-                f"id {paper_id!r} is not slug-safe; use letters, digits, '.', '-' and '_' "
-                "(it becomes the paper's URL)",
+                f"id {paper_id!r} is not slug-safe; use letters, digits, '.', '-' and '_', "
+                "not a name Windows reserves (it becomes the paper's URL)",
             )
         )
     links = _links(data.get("links"), paper_id, path, front.text, lines.get("links"), offset, problems)
@@ -514,7 +523,10 @@ def load_papers(files: Iterable[Path], shown_root: Path | None = None) -> Loaded
             problems.append(error(shown, None, f"cannot be read: {exc.strerror or exc}"))
             continue
         except UnicodeDecodeError as exc:
-            problems.append(error(shown, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"))
+            line = exc.object[: exc.start].count(b"\n") + 1
+            problems.append(
+                error(shown, line, f"is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8")
+            )
             continue
         try:
             paper, file_problems = parse_paper(text, shown, renderer)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from markupsafe import escape
 from . import urls
 from .content import Paper
 from .site import Site
-from .views import LINK_LABELS
+from .views import LINK_LABELS, script_safe_json
 from .writer import Output
 
 FORMATS = {
@@ -293,7 +292,7 @@ def json_feed(feed: Feed) -> bytes:
         "language": feed.language,
         "items": items,
     }
-    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return (script_safe_json(document, indent=1) + "\n").encode("utf-8")
 
 
 def opml(feeds: Sequence[Feed], title: str) -> bytes:

@@ -5,7 +5,6 @@ Renderers never write; they hand their bytes to ``writer.write_site``.
 
 from __future__ import annotations
 
-import json
 import os
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,6 +20,7 @@ from .config import SiteConfig
 from .errors import InputError, error, shown_path
 from .feeds import feed_links
 from .pages import Page, long_date
+from .views import script_safe_json
 from .writer import Output
 
 
@@ -36,11 +36,8 @@ class SiteView:
 
 
 def json_ld(data: Any) -> Markup:
-    """JSON for a ``<script type="application/ld+json">``: ``<``, ``>`` and ``&`` escaped so
-    no user text can close the script element."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text)
+    """JSON for a ``<script type="application/ld+json">``."""
+    return Markup(script_safe_json(data, sort_keys=True, separators=(",", ":")))
 
 
 def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja2.Environment:

@@ -7,6 +7,7 @@ or the config, and cannot change a ``Paper`` or the ``Site``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -75,6 +76,13 @@ class PaperView:
 
     def link(self, kind: str) -> str:
         return next((link.url for link in self.links if link.kind == kind), "")
+
+
+def script_safe_json(data: object, **options: object) -> str:
+    """JSON with ``<``, ``>`` and ``&`` escaped, so that it can sit inside a ``<script>`` element or
+    be pasted into a page by a feed reader without any user text turning into markup."""
+    text = json.dumps(data, ensure_ascii=False, **options)  # type: ignore[arg-type]
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def shorten(text: str, limit: int = 280) -> str:

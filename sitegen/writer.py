@@ -6,8 +6,10 @@ path that would land outside the output folder, stop the build naming their sour
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -68,6 +70,7 @@ def write_site(outputs: Iterable[Output], out_dir: Path) -> WriteReport:
     """Write every output into a fresh folder beside ``out_dir`` and swap it in at the end."""
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         report = _write_all(outputs, staging)
@@ -76,6 +79,17 @@ def write_site(outputs: Iterable[Output], out_dir: Path) -> WriteReport:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Staging folders of a build that was killed before it could clean up after itself."""
+    for leftover in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in sorted(out_dir.parent.glob(f".{out_dir.name}.old-*")):
+        if out_dir.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            os.rename(leftover, out_dir)  # killed between the two renames: the old site comes back
 
 
 def _write_all(outputs: Iterable[Output], staging: Path) -> WriteReport:
@@ -96,12 +110,36 @@ def _write_all(outputs: Iterable[Output], staging: Path) -> WriteReport:
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``staging`` so that, whenever the process dies, ``out_dir`` holds
+    either the old site or the new one, whole."""
     os.chmod(staging, 0o755)
     if not out_dir.exists():
         os.rename(staging, out_dir)
         return
+    if _exchange(staging, out_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
+        return
+    # Without an atomic exchange there is a moment with no out_dir; the old site is then in
+    # .NAME.old-*, and the next build's _remove_leftovers keeps it until out_dir exists again.
     retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
     os.rmdir(retired)
     os.rename(out_dir, retired)
     os.rename(staging, out_dir)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths with Linux's renameat2(RENAME_EXCHANGE); False where unsupported."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    return bool(result == 0)

@@ -188,7 +188,9 @@ def test_id_defaults_to_the_file_name(tmp_path: Path) -> None:
 def test_non_utf8_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "bad.md").write_bytes(b"---\ntitle: caf\xe9\n---\n")
     loaded = load_papers([tmp_path / "bad.md"], shown_root=tmp_path)
-    assert str(loaded.problems[0]).startswith("bad.md: is not UTF-8 text")
+    assert str(loaded.problems[0]) == (
+        "bad.md:2: is not UTF-8 text (invalid continuation byte at byte 14); save it as UTF-8"
+    )
 
 
 def test_optional_fields_are_typed() -> None:
