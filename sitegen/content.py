@@ -37,6 +37,8 @@ PAPER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
 WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\..*)?$", re.IGNORECASE)
 """Names Windows cannot create as files or folders, whatever the extension."""
 MAX_TOPICS = 100
+MAX_FILE_BYTES = 1_000_000
+"""Abstracts are a few kilobytes; a file far larger is a mistake (a PDF, a data dump), not a paper."""
 
 
 def is_valid_id(paper_id: str) -> bool:
@@ -518,7 +520,16 @@ def load_papers(files: Iterable[Path], shown_root: Path | None = None) -> Loaded
     for file in files:
         shown = Path(os.path.relpath(file, shown_root)) if shown_root else file
         try:
-            text = file.read_bytes().decode("utf-8-sig")
+            data = file.read_bytes()
+            if len(data) > MAX_FILE_BYTES:
+                size = f"{len(data) / 1_000_000:.1f} MB"
+                problems.append(
+                    error(
+                        shown, 1, f"is {size}; an abstract file may be at most 1 MB (is it the right file?)"
+                    )
+                )
+                continue
+            text = data.decode("utf-8-sig")
         except OSError as exc:
             problems.append(error(shown, None, f"cannot be read: {exc.strerror or exc}"))
             continue

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError, error
+from .config import CONFIG_FILE
+from .errors import InputError, error, shown_path
+from .yamltext import top_level_key_lines
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -19,11 +21,16 @@ def find_theme(site_dir: Path, name: str) -> Path:
     for candidate in candidates:
         if (candidate / "templates").is_dir():
             return candidate
+    config = site_dir / CONFIG_FILE
+    try:
+        line = top_level_key_lines(config.read_text(encoding="utf-8-sig")).get("theme", 1)
+    except (OSError, UnicodeDecodeError):
+        line = 1
     raise InputError(
         [
             error(
-                site_dir / "sitegen.yaml",
-                None,
+                shown_path(config),
+                line,
                 f"theme {name!r} not found; looked in {', '.join(str(c) for c in candidates)}",
             )
         ]
