@@ -192,3 +192,13 @@ def test_file_system_trouble_is_a_message_not_a_traceback(make_site: SiteFactory
         assert result.returncode in (1, 2)
         assert "Traceback" not in result.stderr
         assert "afile" in result.stderr.splitlines()[0]
+
+
+def test_repeated_warnings_are_folded(make_site: SiteFactory) -> None:
+    site = make_site({f"content/{n}.md": paper_text(f"p{n}", extra="colour: red\n") for n in range(12)})
+    result = sitegen("build", cwd=site)
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("content/")]
+    assert len(warnings) == 5
+    assert "… and 7 more like this: unknown field 'colour' is ignored" in result.stderr
+    assert sitegen("check", "--strict", cwd=site).returncode == 1

@@ -1,0 +1,103 @@
+"""A deterministic synthetic corpus of N abstract files, shared by the benchmarks and the tests.
+
+python benchmarks/corpus.py 10000 /tmp/corpus-10k
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+from pathlib import Path
+
+WORDS = [
+    "model",
+    "language",
+    "training",
+    "data",
+    "learning",
+    "network",
+    "neural",
+    "transformer",
+    "attention",
+    "retrieval",
+    "diffusion",
+    "policy",
+    "reward",
+    "graph",
+    "protein",
+    "molecule",
+    "vision",
+    "image",
+    "token",
+    "sequence",
+    "benchmark",
+    "evaluation",
+    "scaling",
+    "parameter",
+    "gradient",
+    "optimization",
+    "loss",
+    "sample",
+    "inference",
+    "efficient",
+    "sparse",
+    "dense",
+    "representation",
+    "embedding",
+    "contrastive",
+    "supervised",
+    "unsupervised",
+    "agent",
+    "planning",
+    "reasoning",
+    "robust",
+    "adversarial",
+    "generalization",
+    "fine-tuning",
+    "adapter",
+    "quantization",
+    "distillation",
+    "latent",
+    "probabilistic",
+    "bayesian",
+    "kernel",
+    "theorem",
+    "bound",
+    "convergence",
+    "stochastic",
+    "variance",
+    "estimator",
+]
+MATH = ["$O(n^2)$", "$\\alpha$", "$\\sqrt{d_k}$", "$\\mathcal{L}_{\\text{KL}}$", "$x_t$", "$\\beta_t$"]
+TOPICS = [f"topic-{n:02d}" for n in range(20)]
+
+
+def generate(folder: Path, count: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    start = dt.date(2024, 1, 1)
+    (folder / "content").mkdir(parents=True, exist_ok=True)
+    topics = "\n".join(f"  {slug}: Topic {slug[-2:]}" for slug in TOPICS)
+    (folder / "sitegen.yaml").write_text(
+        f"title: Benchmark\nbase_url: https://example.org/bench/\nper_page: 50\ntopics:\n{topics}\n"
+    )
+    for number in range(count):
+        date = start + dt.timedelta(days=number * 730 // count)
+        paper_id = f"{date:%y%m}.{number:05d}"
+        words = [rng.choice(WORDS) for _ in range(rng.randint(150, 250))]
+        for _ in range(rng.randint(0, 3)):
+            words.insert(rng.randrange(len(words)), rng.choice(MATH))
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 12))).capitalize()
+        authors = ", ".join(f"Author {rng.randint(1, 5000)}" for _ in range(rng.randint(1, 8)))
+        chosen = ", ".join(rng.sample(TOPICS, rng.randint(1, 3)))
+        links = f"links: {{code: https://github.com/example/repo{number}}}\n" if number % 3 == 0 else ""
+        path = folder / "content" / "papers" / f"{date.year}" / f"{paper_id}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"---\nid: {paper_id}\ntitle: {title}\nauthors: [{authors}]\ndate: {date}\n"
+            f"topics: [{chosen}]\n{links}upvotes: {rng.randint(0, 200)}\n---\n{' '.join(words)}.\n"
+        )
+
+
+if __name__ == "__main__":
+    generate(Path(sys.argv[2]), int(sys.argv[1]))
