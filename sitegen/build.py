@@ -17,6 +17,7 @@ from .errors import InputError, OutputError, Problem
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
 from .render import copy_static, make_environment, render_pages, static_files
+from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
 from .themes import find_theme
 from .writer import Output, PathClaims, WriteReport, write_site
@@ -110,6 +111,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions()) -> BuildReport
     outputs = itertools.chain(
         render_pages(plan.pages, env),
         render_feeds(plan.feeds, plan.config.title),
+        render_search(plan.site),
         copy_static(plan.static),
         [GITHUB_PAGES_MARKER],
     )
@@ -126,6 +128,8 @@ def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
         claims.claim(urls.output_path(page.url), page.source)
     for path in feed_paths(plan.feeds):
         claims.claim(path, "a feed")
+    for path in SEARCH_PATHS:
+        claims.claim(path, "the search index")
     for path, file in plan.static.items():
         claims.claim(path, str(file))
     claims.claim(GITHUB_PAGES_MARKER.path, GITHUB_PAGES_MARKER.source)

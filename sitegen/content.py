@@ -81,7 +81,9 @@ class Paper:
     abstract_html: str
     """The abstract rendered to safe HTML, math as MathML."""
     abstract_text: str
-    """The abstract as plain text (math as LaTeX), for metadata and search."""
+    """The abstract as plain text (math as LaTeX), for metadata and feeds."""
+    abstract_words: str
+    """The abstract as plain text with math as the text it displays, for the search index."""
     links: tuple[tuple[str, str], ...]
     """``(kind, url)`` pairs: abs, pdf, code, project, dataset, model, then any others."""
     source: Path
@@ -434,6 +436,7 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
         abstract=front.body,
         abstract_html=rendered.html,
         abstract_text=rendered.text,
+        abstract_words=rendered.words,
         links=links,
         source=path,
         body_line=front.body_line,

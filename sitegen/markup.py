@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,8 @@ class RenderedText:
     """Safe HTML: every user character escaped, math as MathML."""
     text: str
     """Plain text with whitespace collapsed; math kept as its LaTeX source."""
+    words: str
+    """Plain text with each formula as the text it displays: what search indexes."""
     rejected_links: tuple[tuple[int, str], ...]
     """``(line, target)`` of links left out because they are not http(s) or mailto; 0-based lines."""
     bad_math: tuple[tuple[int, str], ...]
@@ -165,7 +168,8 @@ class AbstractRenderer:
         html = self._md.renderer.render(tokens, self._md.options, {})
         return RenderedText(
             html=html,
-            text=_plain_text(tokens),
+            text=_plain_text(tokens, _latex_source),
+            words=_plain_text(tokens, math_words),
             rejected_links=tuple(rejected),
             bad_math=tuple(bad_math),
         )
@@ -196,18 +200,31 @@ def _check(tokens: list[Token]) -> tuple[list[tuple[int, str]], list[tuple[int, 
     return rejected, bad_math
 
 
-def _plain_text(tokens: list[Token]) -> str:
+def _plain_text(tokens: list[Token], math: Callable[[str, bool], str]) -> str:
     pieces: list[str] = []
     for token in tokens:
         if token.type in ("math_block", "math_block_label"):
-            pieces.append(f" $${token.content}$$ ")
+            pieces.append(f" {math(token.content, True)} ")
         for child in token.children or ():
             if child.type in ("text", "code_inline"):
                 pieces.append(child.content)
             elif child.type == "math_inline":
-                pieces.append(f"${child.content}$")
+                pieces.append(math(child.content, False))
             elif child.type in ("softbreak", "hardbreak"):
                 pieces.append(" ")
         if token.type == "inline":
             pieces.append(" ")
     return " ".join("".join(pieces).split())
+
+
+def _latex_source(latex: str, display: bool) -> str:
+    return f"$${latex}$$" if display else f"${latex}$"
+
+
+@functools.lru_cache(maxsize=65_536)
+def math_words(latex: str, display: bool = False) -> str:
+    """What a formula shows, as text: ``O(n^2)`` → ``O(n2)``; its source when it cannot be rendered."""
+    mathml = math_to_mathml(latex, display)
+    if mathml is None:
+        return latex
+    return "".join(ET.fromstring(mathml).itertext())

@@ -138,6 +138,7 @@ def plan_pages(site: Site) -> list[Page]:
     pages += plan_paper_pages(site, views)
     pages += plan_topic_pages(site, views)
     pages += plan_date_pages(site, views)
+    pages.append(Page(urls.SEARCH, "search.html", {}, "the search page", title="Search", in_sitemap=False))
     pages.append(
         Page(urls.NOT_FOUND, "404.html", {}, "the 404 page", title="Page not found", in_sitemap=False)
     )

@@ -11,6 +11,7 @@ import datetime as dt
 HOME = ""
 TOPICS = "topics/"
 ARCHIVE = "archive/"
+SEARCH = "search/"
 NOT_FOUND = "404.html"
 
 

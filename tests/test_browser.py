@@ -153,3 +153,107 @@ def test_an_open_page_reloads_itself_after_an_edit(browser, tmp_path: Path) -> N
         page.close()
     finally:
         server.stop()
+
+
+def test_search_as_you_type_then_follow_the_first_result(browser, served: str) -> None:
+    page = browser.new_page()
+    page.goto(served + "search/")
+    page.locator("#search-q").press_sequentially("low-rank adaptation", delay=30)
+    first = page.locator("#search-results > li").first.locator("h3 a")
+    first.wait_for()
+    assert first.inner_text() == "LoRA: Low-Rank Adaptation of Large Language Models"
+    assert "q=low-rank%20adaptation" in page.url
+    marks = page.locator("#search-results > li").first.locator("mark").all_inner_texts()
+    assert marks and all(m.lower().startswith(("low", "rank", "adapt")) for m in marks)
+    first.click()
+    page.wait_for_url("**/papers/2106.09685/")
+    assert page.locator("h1").inner_text().startswith("LoRA")
+    page.close()
+
+
+def test_search_results_come_twenty_at_a_time(browser, served: str) -> None:
+    page = browser.new_page()
+    page.goto(served + "search/?q=model")
+    page.wait_for_function("document.querySelectorAll('#search-results > li').length > 0")
+    status = page.locator("#search-status").inner_text()
+    total = int(status.split()[0])
+    assert total > 20
+    assert page.locator("#search-results > li").count() == 20
+    more = page.locator("#search-more")
+    more.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('#search-results > li').length === {min(total, 40)}")
+    assert page.evaluate("document.activeElement.closest('li') !== null"), (
+        "focus moves to the first new result"
+    )
+    assert more.is_hidden() == (total <= 40)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "+lora -vision",
+            [
+                "LoRA: Low-Rank Adaptation of Large Language Models",
+                "QLoRA: Efficient Finetuning of Quantized LLMs",
+            ],
+        ),
+        ("title:segment", ["Segment Anything"]),
+        ("authors:vaswani", ["Attention Is All You Need"]),
+        ("difusion~1 +title:probabilistic", ["Denoising Diffusion Probabilistic Models"]),
+    ],
+)
+def test_lunr_query_syntax_in_the_page(browser, served: str, query: str, expected: list[str]) -> None:
+    page = browser.new_page()
+    page.goto(served + "search/")
+    page.fill("#search-q", query)
+    page.press("#search-q", "Enter")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('match')")
+    titles = page.locator("#search-results h3").all_inner_texts()
+    assert titles[: len(expected)] == expected
+    page.close()
+
+
+def test_punctuation_around_words_is_ignored(browser, served: str) -> None:
+    page = browser.new_page()
+    counts = []
+    for query in ("diffusion", "diffusion?", "(diffusion),"):
+        page.goto(served + "search/?q=" + query.replace("?", "%3F").replace(",", "%2C"))
+        page.wait_for_function("document.getElementById('search-status').textContent.includes('match')")
+        counts.append(page.locator("#search-status").inner_text().split()[0])
+    assert counts[0] == counts[1] == counts[2] != "No"
+    page.close()
+
+
+def test_nothing_is_downloaded_for_search_until_the_box_is_focused(browser, served: str) -> None:
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(served)
+    page.wait_for_load_state("networkidle")
+    assert not [url for url in requests if "search" in url or "lunr" in url]
+    page.focus("#site-search-q")
+    page.wait_for_function("document.querySelectorAll('link[rel=prefetch]').length === 4")
+    page.wait_for_load_state("networkidle")
+    assert any(url.endswith("search/index.json") for url in requests)
+    page.fill("#site-search-q", "attention")
+    page.press("#site-search-q", "Enter")
+    page.wait_for_url("**/search/?q=attention")
+    page.locator("#search-results > li").first.wait_for()
+    assert page.locator("#search-results h3").first.inner_text() == "Attention Is All You Need"
+    page.close()
+
+
+def test_search_without_javascript_says_so(browser, served: str) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(served + "search/?q=lora")
+    notice = page.locator("p.notice")
+    assert notice.is_visible()
+    assert notice.inner_text().startswith(
+        "Search runs in your browser and needs JavaScript, which is turned off."
+    )
+    assert page.locator("#search-results > li").count() == 0
+    context.close()

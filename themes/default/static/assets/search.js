@@ -1,0 +1,179 @@
+/* sitegen search: runs lunr.js 2.3.9 over the index built with the site, in the browser.
+   Results are lunr.js's own ranking over the whole index; 20 are shown at a time. */
+(function () {
+  "use strict";
+
+  var PAGE_SIZE = 20;
+  var DEBOUNCE_MS = 150;
+  var SNIPPET_WORDS = 45;
+  var FIELDS = ["title", "authors", "topics", "abstract"];
+
+  var base = document.documentElement.getAttribute("data-base-path") || "/";
+  var input = document.getElementById("search-q");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var more = document.getElementById("search-more");
+  if (!input || !status || !list || !more) return;
+
+  var loading = null;
+  var index = null;
+  var docs = null;
+  var results = [];
+  var shown = 0;
+  var lastQuery = null;
+  var timer = null;
+
+  function fetchJSON(path) {
+    return fetch(base + path).then(function (response) {
+      if (!response.ok) throw new Error(path + ": HTTP " + response.status);
+      return response.json();
+    });
+  }
+
+  function load() {
+    if (!loading) {
+      loading = Promise.all([fetchJSON("search/index.json"), fetchJSON("search/docs.json")]).then(function (data) {
+        index = lunr.Index.load(data[0]);
+        docs = data[1];
+      });
+    }
+    return loading;
+  }
+
+  /* Lunr's syntax stays (+, -, field:, *, ~1, ^10); punctuation around a word goes, as the
+     index's trimmer removed it ("question?" finds "question"). */
+  function normalise(query) {
+    return query.split(/\s+/).map(function (word) {
+      var match = /^([+-]?)(?:([A-Za-z]+):(?=.))?(.*?)((?:[~^]\d+)*)$/.exec(word);
+      var field = match[2] ? match[2].toLowerCase() : "";
+      var body = match[3];
+      if (field && FIELDS.indexOf(field) < 0) {
+        body = match[2] + " " + body; /* not a field: both are words */
+        field = "";
+      }
+      body = body.replace(/^[^\w*]+|[^\w*]+$/g, "");
+      return body ? match[1] + (field ? field + ":" : "") + body + match[4] : "";
+    }).filter(Boolean).join(" ");
+  }
+
+  function termOf(word) {
+    var token = new lunr.Token(word.toLowerCase().replace(/^\W+/, "").replace(/\W+$/, ""), {});
+    return lunr.stemmer(token).toString();
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function snippet(text, terms) {
+    var words = text.split(/(\s+)/);
+    var first = -1;
+    var marks = words.map(function (word, position) {
+      var hit = !/^\s*$/.test(word) && terms[termOf(word)] === true;
+      if (hit && first < 0) first = position;
+      return hit;
+    });
+    var start = Math.max(0, first - 12);
+    var end = Math.min(words.length, start + SNIPPET_WORDS * 2);
+    var paragraph = element("p", "snippet");
+    if (start > 0) paragraph.appendChild(document.createTextNode("… "));
+    for (var i = start; i < end; i++) {
+      paragraph.appendChild(marks[i] ? element("mark", "", words[i]) : document.createTextNode(words[i]));
+    }
+    if (end < words.length) paragraph.appendChild(document.createTextNode(" …"));
+    return paragraph;
+  }
+
+  function card(result) {
+    var doc = docs[Number(result.ref)];
+    var terms = {};
+    Object.keys(result.matchData.metadata).forEach(function (term) { terms[term] = true; });
+    var item = element("li");
+    var article = element("article", "card");
+    var heading = element("h3", "card-title");
+    var link = element("a", "", doc[1]);
+    link.href = base + doc[0];
+    heading.appendChild(link);
+    article.appendChild(heading);
+    if (doc[2]) article.appendChild(element("p", "byline", doc[2]));
+    var meta = element("p", "meta");
+    var time = element("time", "", doc[3]);
+    time.setAttribute("datetime", doc[3]);
+    meta.appendChild(time);
+    article.appendChild(meta);
+    if (doc[4].length) {
+      var topics = element("ul", "topics");
+      doc[4].forEach(function (name) { topics.appendChild(element("li", "", name)); });
+      article.appendChild(topics);
+    }
+    article.appendChild(snippet(doc[5], terms));
+    item.appendChild(article);
+    return item;
+  }
+
+  function showMore(focusFirst) {
+    var firstNew = null;
+    results.slice(shown, shown + PAGE_SIZE).forEach(function (result) {
+      var item = card(result);
+      firstNew = firstNew || item.querySelector("a");
+      list.appendChild(item);
+    });
+    shown = Math.min(results.length, shown + PAGE_SIZE);
+    more.hidden = shown >= results.length;
+    if (focusFirst && firstNew) firstNew.focus();
+  }
+
+  function run(raw) {
+    var query = normalise(raw);
+    if (query === lastQuery) return;
+    lastQuery = query;
+    var url = query ? "?q=" + encodeURIComponent(raw.trim()) : location.pathname;
+    history.replaceState(null, "", url);
+    list.textContent = "";
+    results = [];
+    shown = 0;
+    more.hidden = true;
+    if (!query) {
+      status.textContent = "";
+      return;
+    }
+    try {
+      results = index.search(query);
+    } catch (error) {
+      status.textContent = "That query cannot be understood: " + error.message;
+      return;
+    }
+    status.textContent = results.length === 0
+      ? "No papers match “" + raw.trim() + "”."
+      : results.length + (results.length === 1 ? " paper matches “" : " papers match “") + raw.trim() + "”.";
+    showMore(false);
+  }
+
+  function search(raw) {
+    if (!index) status.textContent = "Loading the search index…";
+    load().then(function () { run(raw); }, function (error) {
+      status.textContent = "The search index could not be loaded (" + error.message + ").";
+    });
+  }
+
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { search(input.value); }, DEBOUNCE_MS);
+  });
+  document.getElementById("search-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearTimeout(timer);
+    search(input.value);
+  });
+  more.addEventListener("click", function () { showMore(true); });
+
+  var initial = new URLSearchParams(location.search).get("q") || "";
+  input.value = initial;
+  var header = document.getElementById("site-search-q");
+  if (header) header.value = initial;
+  if (initial) search(initial); else load();
+  input.focus();
+})();
