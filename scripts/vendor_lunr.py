@@ -19,12 +19,16 @@ from pathlib import Path
 VERSION = "2.3.9"
 SHA256 = "0c50d9002b85780a842afffb567bb54ede402dae7c6dc5997a018614d8044fc8"
 """sha256 of lunr.min.js as published in the npm tarball of lunr 2.3.9."""
-TARGET = Path(__file__).resolve().parent.parent / "themes" / "default" / "static" / "assets" / "vendor" / "lunr"
+TARGET = (
+    Path(__file__).resolve().parent.parent / "themes" / "default" / "static" / "assets" / "vendor" / "lunr"
+)
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
-        subprocess.run(["npm", "pack", f"lunr@{VERSION}", "--silent"], cwd=scratch, check=True, capture_output=True)
+        subprocess.run(
+            ["npm", "pack", f"lunr@{VERSION}", "--silent"], cwd=scratch, check=True, capture_output=True
+        )
         with tarfile.open(Path(scratch) / f"lunr-{VERSION}.tgz") as archive:
             script = archive.extractfile("package/lunr.min.js")
             licence = archive.extractfile("package/LICENSE")

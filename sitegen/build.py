@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import urls
+from .citations import CITE_FILE, render_citations
 from .classify import classify, topic_rules
 from .config import SiteConfig, load_config
 from .content import find_abstract_files, load_papers
@@ -112,6 +113,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions()) -> BuildReport
         render_pages(plan.pages, env),
         render_feeds(plan.feeds, plan.config.title),
         render_search(plan.site),
+        render_citations(plan.site),
         copy_static(plan.static),
         [GITHUB_PAGES_MARKER],
     )
@@ -130,6 +132,8 @@ def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
         claims.claim(path, "a feed")
     for path in SEARCH_PATHS:
         claims.claim(path, "the search index")
+    for paper in plan.site.papers:
+        claims.claim(urls.paper(paper.id) + CITE_FILE, f"the citation of {paper.source}")
     for path, file in plan.static.items():
         claims.claim(path, str(file))
     claims.claim(GITHUB_PAGES_MARKER.path, GITHUB_PAGES_MARKER.source)

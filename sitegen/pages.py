@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import urls
+from .citations import bibtex
 from .feeds import FeedLink, feed_links
 from .site import Site
 from .views import PaperView, paper_views, scholarly_article, topic_refs
@@ -176,6 +177,7 @@ def plan_paper_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
                 "paper": view,
                 "day_url": urls.day(paper.date),
                 "scholarly_article": scholarly_article(view, site.config.base_url),
+                "bibtex": bibtex(paper, site.config.base_url),
             },
             f"{paper.source}",
             title=paper.title,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote
 
 import watchfiles
 
@@ -128,6 +128,15 @@ def inject(page: bytes, snippet: bytes) -> bytes:
     return page[:marker] + snippet + page[marker:] if marker >= 0 else page + snippet
 
 
+def split_target(target: str) -> tuple[str, str]:
+    """A request target's path and query. Not ``urlsplit``: a path such as ``//[`` would be read
+    as a malformed host; absolute-form targets (``http://host/path``) keep only their path."""
+    if target.startswith(("http://", "https://")):
+        target = "/" + target.split("://", 1)[1].partition("/")[2]
+    path, _, query = target.partition("?")
+    return path.partition("#")[0], query
+
+
 class UnsafePath(Exception):
     """A request path that tries to leave the site."""
 
@@ -138,7 +147,7 @@ def resolve_request_path(root: Path, base_path: str, raw_path: str) -> Path | No
     Raises ``UnsafePath`` for anything that tries to climb out: ``..`` in any spelling,
     backslashes, NUL bytes, or a symlink that points outside the site.
     """
-    path = unquote(urlsplit(raw_path).path, errors="strict")
+    path = unquote(split_target(raw_path)[0], errors="strict")
     if "\\" in path or any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
         raise UnsafePath(raw_path)  # NUL, CR/LF (header injection in redirects), backslashes
     if "%" in path and unquote(path) != path:
@@ -174,7 +183,7 @@ def make_handler(state: PreviewState, base_path: str) -> type[BaseHTTPRequestHan
 
         def do_GET(self, head: bool = False) -> None:
             raw = self.path
-            if urlsplit(raw).path == EVENTS_PATH:
+            if split_target(raw)[0] == EVENTS_PATH:
                 self.stream_events()
                 return
             if raw.split("?", 1)[0] == "/" and base_path != "/":
@@ -195,7 +204,7 @@ def make_handler(state: PreviewState, base_path: str) -> type[BaseHTTPRequestHan
             except (UnsafePath, UnicodeDecodeError):
                 self.send_text(HTTPStatus.BAD_REQUEST, "bad request path")
                 return
-            decoded = unquote(urlsplit(raw).path)
+            decoded = unquote(split_target(raw)[0])
             if file is not None and file.name == "index.html" and not decoded.endswith(("/", ".html")):
                 self.redirect(quote(decoded + "/"))
                 return
@@ -238,7 +247,7 @@ def make_handler(state: PreviewState, base_path: str) -> type[BaseHTTPRequestHan
             self.end_headers()
 
         def stream_events(self) -> None:
-            since_values = parse_qs(urlsplit(self.path).query).get("since", ["0"])
+            since_values = parse_qs(split_target(self.path)[1]).get("since", ["0"])
             since = int(since_values[0]) if since_values[0].isdigit() else 0
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/event-stream")

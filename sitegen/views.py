@@ -58,6 +58,8 @@ class PaperView:
     abstract_text: str
     summary: str
     """``tldr`` when given, else the abstract's start: for descriptions and cards."""
+    preview: str
+    """The abstract's first sentences, shown on cards before "more"."""
     links: tuple[LinkView, ...]
     tldr: str
     upvotes: int | None
@@ -118,7 +120,8 @@ def paper_view(paper: Paper, topic_refs: dict[str, TopicRef]) -> PaperView:
         # The abstract was rendered by markup.AbstractRenderer, which escapes all user text.
         abstract_html=Markup(paper.abstract_html),
         abstract_text=paper.abstract_text,
-        summary=paper.tldr or shorten(paper.abstract_text),
+        summary=paper.tldr or shorten(paper.abstract_words),
+        preview=shorten(paper.abstract_words, 220),
         links=tuple(LinkView(kind, LINK_LABELS.get(kind, kind), url) for kind, url in paper.links),
         tldr=paper.tldr,
         upvotes=paper.upvotes,

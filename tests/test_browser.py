@@ -159,7 +159,7 @@ def test_search_as_you_type_then_follow_the_first_result(browser, served: str) -
     page = browser.new_page()
     page.goto(served + "search/")
     page.locator("#search-q").press_sequentially("low-rank adaptation", delay=30)
-    first = page.locator("#search-results > li").first.locator("h3 a")
+    first = page.locator("#search-results > li").first.locator("h2 a")
     first.wait_for()
     assert first.inner_text() == "LoRA: Low-Rank Adaptation of Large Language Models"
     assert "q=low-rank%20adaptation" in page.url
@@ -211,7 +211,7 @@ def test_lunr_query_syntax_in_the_page(browser, served: str, query: str, expecte
     page.fill("#search-q", query)
     page.press("#search-q", "Enter")
     page.wait_for_function("document.getElementById('search-status').textContent.includes('match')")
-    titles = page.locator("#search-results h3").all_inner_texts()
+    titles = page.locator("#search-results h2").all_inner_texts()
     assert titles[: len(expected)] == expected
     page.close()
 
@@ -242,7 +242,7 @@ def test_nothing_is_downloaded_for_search_until_the_box_is_focused(browser, serv
     page.press("#site-search-q", "Enter")
     page.wait_for_url("**/search/?q=attention")
     page.locator("#search-results > li").first.wait_for()
-    assert page.locator("#search-results h3").first.inner_text() == "Attention Is All You Need"
+    assert page.locator("#search-results h2").first.inner_text() == "Attention Is All You Need"
     page.close()
 
 
@@ -256,4 +256,49 @@ def test_search_without_javascript_says_so(browser, served: str) -> None:
         "Search runs in your browser and needs JavaScript, which is turned off."
     )
     assert page.locator("#search-results > li").count() == 0
+    context.close()
+
+
+def test_cards_expand_authors_and_abstracts_without_javascript(browser, served: str) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(served)
+    card = page.locator("article.card").first
+    more_authors = card.locator("details.more-authors summary")
+    assert more_authors.inner_text().startswith("+")
+    more_authors.click()
+    assert card.locator("details.more-authors").get_attribute("open") is not None
+    preview = card.locator("details.abstract summary .preview")
+    assert preview.is_visible()
+    card.locator("details.abstract summary").click()
+    assert not preview.is_visible()
+    assert card.locator("details.abstract p").first.is_visible()
+    assert card.locator("a.code-badge").inner_text().startswith("Code")
+    context.close()
+
+
+def test_theme_toggle_is_remembered_and_slash_focuses_search(browser, served: str) -> None:
+    context = browser.new_context(color_scheme="light")
+    page = context.new_page()
+    page.goto(served + "topics/")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.click("#theme-toggle")  # system → light
+    page.click("#theme-toggle")  # light → dark
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.goto(served + "archive/")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != light
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "site-search-q"
+    context.close()
+
+
+def test_copy_bibtex(browser, served: str) -> None:
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(served + "papers/2106.09685/")
+    page.click("button[data-copy=bibtex]")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("@misc{hu2021lora,")
+    assert "author = {Edward J. Hu and Yelong Shen and Phillip Wallis" in copied
     context.close()

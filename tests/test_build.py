@@ -37,7 +37,7 @@ def three_days(make_site: SiteFactory, **extra: str) -> Path:
 
 
 def titles(page: Path) -> list[str]:
-    return [h.get_text(strip=True) for h in soup(page).select("article.card h3")]
+    return [h.get_text(strip=True) for h in soup(page).select("article.card h2")]
 
 
 def test_every_page_kind_exists(make_site: SiteFactory) -> None:
@@ -220,3 +220,22 @@ def test_large_sitemaps_become_an_index() -> None:
     sitemaps = plan_sitemaps(pages)
     assert [page.url for page in sitemaps] == ["sitemap.xml", "sitemap-1.xml", "sitemap-2.xml"]
     assert len(sitemaps[2].context["entries"]) == 1
+
+
+def test_citations_keep_author_order_and_escape_latex(make_site: SiteFactory) -> None:
+    site = make_site(
+        {
+            "content/a.md": paper_text(
+                "2401.00001", "'100% of {Things} & $x_1$ #1'", extra="journal_ref: J. Stuff_1\n"
+            ).replace("[Ada Lovelace, Alan Turing]", "[Zoë Zed, Ada Lovelace, Émile Borel]"),
+        }
+    )
+    out = build_site(site)
+    text = (out / "papers/2401.00001/cite.bib").read_text()
+    assert text.startswith("@article{zed2024things,\n")
+    assert "title = {{100\\% of \\{Things\\} \\& \\$x\\_1\\$ \\#1}}" in text
+    assert "author = {Zoë Zed and Ada Lovelace and Émile Borel}" in text
+    assert "eprint = {2401.00001}" in text and "journal = {J. Stuff\\_1}" in text
+    page = soup(out / "papers/2401.00001/index.html")
+    assert page.select_one("pre#bibtex").get_text() == text
+    assert page.select_one("a[download]")["href"] == "/papers/2401.00001/cite.bib"

@@ -16,9 +16,9 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint_and_format() -> None:
-    lint = run("ruff", "check", "sitegen", "tests", "benchmarks")
+    lint = run("ruff", "check", "sitegen", "tests", "benchmarks", "scripts")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    formatting = run("ruff", "format", "--check", "sitegen", "tests", "benchmarks")
+    formatting = run("ruff", "format", "--check", "sitegen", "tests", "benchmarks", "scripts")
     assert formatting.returncode == 0, formatting.stdout + formatting.stderr
 
 

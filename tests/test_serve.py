@@ -195,6 +195,8 @@ TRAVERSALS = [
     b"http://127.0.0.1/repo/../secret.txt",
     b"/repo/escape/secret.txt",
     b"/repo/escape-file",
+    b"//[",
+    b"/repo/%ff%fe",
 ]
 
 

@@ -93,12 +93,12 @@
     Object.keys(result.matchData.metadata).forEach(function (term) { terms[term] = true; });
     var item = element("li");
     var article = element("article", "card");
-    var heading = element("h3", "card-title");
+    var heading = element("h2", "card-title");
     var link = element("a", "", doc[1]);
     link.href = base + doc[0];
     heading.appendChild(link);
     article.appendChild(heading);
-    if (doc[2]) article.appendChild(element("p", "byline", doc[2]));
+    if (doc[2]) article.appendChild(element("div", "byline", doc[2]));
     var meta = element("p", "meta");
     var time = element("time", "", doc[3]);
     time.setAttribute("datetime", doc[3]);
