@@ -41,6 +41,13 @@ def _base_url_argument(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _site_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "site", nargs="?", type=Path, default=Path("."), metavar="SITE",
+        help="the site folder, holding sitegen.yaml (default: .)",
+    )  # fmt: skip
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sitegen", description="Build a static website from a folder of paper abstracts."
@@ -58,7 +65,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="create a new abstract file",
         description="Write content/papers/YYYY/ID.md for a new paper.",
     )
-    new.add_argument("site", nargs="?", type=Path, default=Path("."), metavar="SITE")
+    _site_argument(new)
     new.add_argument("--id", required=True, help="arXiv id or another slug-safe id")
     new.add_argument("--title", required=True)
     new.add_argument("--author", action="append", default=[], help="an author (repeat for each)")
@@ -70,14 +77,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="preview the site, rebuilding on change",
         description="Build, serve on this machine, rebuild on every change and reload open pages.",
     )
-    preview.add_argument(
-        "site",
-        nargs="?",
-        type=Path,
-        default=Path("."),
-        metavar="SITE",
-        help="the site folder, holding sitegen.yaml (default: .)",
-    )
+    _site_argument(preview)
     preview.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     preview.add_argument("--port", type=int, help="port (default: the first free one from 8000)")
     preview.add_argument("--open", action="store_true", help="open the site in a web browser")
@@ -119,14 +119,7 @@ def make_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
         )
-        sub.add_argument(
-            "site",
-            nargs="?",
-            type=Path,
-            default=Path("."),
-            metavar="SITE",
-            help="the site folder, holding sitegen.yaml (default: .)",
-        )
+        _site_argument(sub)
         if name == "build":
             sub.add_argument(
                 "-o",

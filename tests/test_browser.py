@@ -159,8 +159,11 @@ def test_search_as_you_type_then_follow_the_first_result(browser, served: str) -
     page = browser.new_page()
     page.goto(served + "search/")
     page.locator("#search-q").press_sequentially("low-rank adaptation", delay=30)
+    # Results may show for a prefix typed so far; wait for those of the whole query.
+    page.wait_for_function(
+        "document.getElementById('search-status').textContent.includes('“low-rank adaptation”')"
+    )
     first = page.locator("#search-results > li").first.locator("h2 a")
-    first.wait_for()
     assert first.inner_text() == "LoRA: Low-Rank Adaptation of Large Language Models"
     assert "q=low-rank%20adaptation" in page.url
     marks = page.locator("#search-results > li").first.locator("mark").all_inner_texts()
