@@ -28,6 +28,7 @@ from sitegen.config import load_config
 from sitegen.content import find_abstract_files, load_papers
 from sitegen.pages import plan_pages
 from sitegen.render import make_environment, render_pages
+from sitegen.search import render_search
 from sitegen.site import index_site
 from sitegen.themes import find_theme
 
@@ -66,11 +67,13 @@ def main() -> None:
             theme = find_theme(site, config.theme)
             env = make_environment(config, [site / "templates", theme / "templates"])
             timed("render (Jinja2, no writing)", results, rendered_bytes, pages, env)
+            search = timed("search index (lunr, no writing)", results, render_search, built_site)
             # The whole thing, end to end, as `sitegen build` runs it.
             report = timed(
                 "build, end to end", results, build, site, BuildOptions(output=Path(scratch) / "out")
             )
 
+    index_bytes = sum(len(output.data) for output in search)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\n{args.papers} papers → {report.written.files} files, {report.written.bytes / 2**20:.1f} MiB; "
@@ -79,6 +82,7 @@ def main() -> None:
     for label, seconds in results.items():
         print(f"  {label:40s} {statistics.median(seconds):7.2f} s")
     print(f"  {'peak memory (RSS, whole process)':40s} {peak:7.0f} MiB")
+    print(f"  {'search index and store':40s} {index_bytes / 2**20:7.1f} MiB")
 
 
 if __name__ == "__main__":
