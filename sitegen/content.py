@@ -327,7 +327,7 @@ def split_front_matter(text: str, path: Path) -> FrontMatter:
     )
 
 
-CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 """Characters that are invalid in XML feeds and HTML; a pasted one must not break a build's output."""
 
 

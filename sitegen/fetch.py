@@ -97,6 +97,8 @@ def fetch_arxiv(
         entries: list[ET.Element] = root.findall(f"{ATOM}entry")
         for offset, entry in enumerate(entries):
             record = read_entry(entry, f"result {start + offset + 1}")
+            if isinstance(record, ImportProblem) and "reported an error" in record.message:
+                raise FetchError(record.message)
             if isinstance(record, Record) and since and record.published and record.published < since:
                 return
             yield record

@@ -23,6 +23,7 @@ from .config import load_config
 from .content import (
     ARXIV_ID,
     FIELDS,
+    MAX_FILE_BYTES,
     FileProblems,
     find_abstract_files,
     is_valid_id,
@@ -32,6 +33,8 @@ from .content import (
 from .markup import AbstractRenderer
 from .yamltext import load_yaml
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Lone surrogates, from broken JSON escapes or a mis-decoded stream: not text that can be written."""
 NOTES_HEADING = re.compile(r"^#{1,6}\s+notes\s*$", re.IGNORECASE | re.MULTILINE)
 """Everything from a ``## Notes`` heading on is the user's and survives re-imports."""
 
@@ -111,7 +114,9 @@ def normalise_space(text: str) -> str:
 def normalise_paragraphs(text: str) -> str:
     """Line breaks and runs of spaces folded, blank-line paragraph breaks kept."""
     paragraphs = re.split(r"\n\s*\n", text.strip())
-    return "\n\n".join(normalise_space(paragraph) for paragraph in paragraphs if paragraph.strip())
+    folded = (normalise_space(paragraph) for paragraph in paragraphs if paragraph.strip())
+    # An imported "# …" paragraph is text, not a heading: it must not pass for the user's "## Notes".
+    return "\n\n".join("\\" + p if p.startswith("#") else p for p in folded)
 
 
 def _record_fields(record: Record) -> dict[str, Any]:
@@ -184,9 +189,24 @@ def split_notes(body: str) -> tuple[str, str]:
     return (body[: match.start()], body[match.start() :]) if match else (body, "")
 
 
+_ID_LINE = re.compile(r"""^id:[ \t]*["']?([^"'\n#]+?)["']?[ \t]*$""", re.MULTILINE)
+
+
 def existing_files(content_dir: Path) -> dict[str, Path]:
-    """Abstract files by the id in their file name (the ``<id>.md`` convention importers follow)."""
-    return {path.stem: path for path in find_abstract_files(content_dir)} if content_dir.is_dir() else {}
+    """Abstract files by their id, ignoring case as the build does: the ``id:`` line of the front
+    matter when there is one, else the file name."""
+    found: dict[str, Path] = {}
+    if not content_dir.is_dir():
+        return found
+    for path in find_abstract_files(content_dir):
+        try:
+            head = path.read_bytes()[:4096].decode("utf-8", "replace")
+        except OSError:
+            continue
+        front = head.split("\n---", 1)[0]
+        match = _ID_LINE.search(front)
+        found.setdefault((match.group(1) if match else path.stem).casefold(), path)
+    return found
 
 
 def plan_import(
@@ -213,6 +233,9 @@ def plan_import(
         if not record.title.strip():
             problems.append(ImportProblem(record.position, "has no title; skipped"))
             continue
+        if _SURROGATE.search(f"{record.title}{record.abstract}{record.authors}{record.comment}{record.tldr}"):
+            problems.append(ImportProblem(record.position, "has text that is not valid Unicode; skipped"))
+            continue
         change = changes.get(record.id)
         if change is not None:
             problems.append(
@@ -223,10 +246,14 @@ def plan_import(
             current_text: str | None = change.new
             path = change.path
         else:
-            path = known.get(record.id) or (
+            path = known.get(record.id.casefold()) or (
                 content_dir / "papers" / f"{(record.date or default_date).year:04d}" / f"{record.id}.md"
             )
-            current_text = path.read_text(encoding="utf-8-sig") if path.is_file() else None
+            try:
+                current_text = path.read_text(encoding="utf-8-sig") if path.is_file() else None
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(ImportProblem(record.position, f"{path} cannot be read ({exc}); skipped"))
+                continue
         try:
             new_text = merged_text(current_text, record, record.date or default_date, topics, rules, path)
         except ExistingFileError as exc:
@@ -237,6 +264,11 @@ def plan_import(
                 ImportProblem(record.position, f"{record.id}: the file has a newer version; kept")
             )
             new_text = current_text or ""
+        elif len(new_text.encode("utf-8")) > MAX_FILE_BYTES:
+            problems.append(
+                ImportProblem(record.position, f"{record.id}: the file would exceed 1 MB; skipped")
+            )
+            continue
         else:
             try:
                 parse_paper(new_text, path, renderer)
@@ -272,13 +304,19 @@ def merged_text(
             raise ExistingFileError(f"{path}: invalid YAML in front matter ({exc})") from None
         if not isinstance(loaded, dict):
             raise ExistingFileError(f"{path}: front matter is not a mapping")
+        try:
+            parse_paper(current, path, AbstractRenderer())
+        except FileProblems as exc:
+            raise ExistingFileError(str(next(p for p in exc.problems if p.is_error))) from None
         existing = loaded
         old_version, new_version = existing.get("version"), record.version
         if isinstance(old_version, int) and new_version is not None and new_version < old_version:
             return None
-        notes = split_notes(front.body)[1]
+        old_abstract, notes = split_notes(front.body)
     data = merged_front_matter(existing, record, listing_date, topics, rules)
-    return file_text(data, record.abstract, notes)
+    # A source without an abstract (a BibTeX entry, a sparse JSON item) never erases the one there.
+    abstract = record.abstract if record.abstract.strip() else (old_abstract if current is not None else "")
+    return file_text(data, abstract, notes)
 
 
 def apply_changes(changes: Iterable[Change]) -> None:
@@ -289,6 +327,8 @@ def apply_changes(changes: Iterable[Change]) -> None:
         change.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{change.path.name}.", dir=change.path.parent)
         try:
+            # mkstemp makes 0600 files; keep the old file's mode, or the usual 0644 for new ones.
+            os.chmod(temporary, change.path.stat().st_mode & 0o777 if change.old is not None else 0o644)
             with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
                 file.write(change.new)
             os.replace(temporary, change.path)

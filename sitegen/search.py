@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lunr.builder import Builder
 from lunr.stemmer import stemmer as lunr_stemmer_label
@@ -204,7 +205,10 @@ def build_index(documents: Sequence[SearchDocument]) -> dict[str, object]:
                 "abstract": terms(document.text),
             }
         )
-    serialised: dict[str, object] = builder.build().serialize()
+    serialised: dict[str, Any] = builder.build().serialize()
+    # lunr.js rebuilds its token set from these terms in order and insists on JavaScript's order,
+    # UTF-16 code units, which differs from Python's for characters beyond U+FFFF.
+    serialised["invertedIndex"].sort(key=lambda entry: entry[0].encode("utf-16-be"))
     return serialised
 
 

@@ -155,6 +155,7 @@ def resolve_request_path(root: Path, base_path: str, raw_path: str) -> Path | No
     segments = path.split("/")
     if any(segment in ("..", ".") for segment in segments):
         raise UnsafePath(raw_path)
+    base_path = unquote(base_path)  # compared with the decoded request path: "/my%20site/"
     if not path.startswith(base_path):
         return None
     relative = posixpath.normpath(path[len(base_path) :] or ".")
@@ -248,7 +249,9 @@ def make_handler(state: PreviewState, base_path: str) -> type[BaseHTTPRequestHan
 
         def stream_events(self) -> None:
             since_values = parse_qs(split_target(self.path)[1]).get("since", ["0"])
-            since = int(since_values[0]) if since_values[0].isdigit() else 0
+            since = int(since_values[0]) if since_values[0].isascii() and since_values[0].isdigit() else 0
+            if since > state.snapshot.version:
+                since = 0  # a page from before the server restarted: it is out of date
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-store")
@@ -290,7 +293,6 @@ class PreviewServer:
         self.options = options
         self.log = log
         self.state = PreviewState()
-        self.workdir = Path(tempfile.mkdtemp(prefix="sitegen-serve-"))
         self.generation = 0
         self._stop = threading.Event()
         self._build_lock = threading.Lock()
@@ -298,6 +300,7 @@ class PreviewServer:
         self._watching = threading.Event()
         self.base_path = self._base_path()
         self.httpd = bind(host, port, make_handler(self.state, self.base_path))
+        self.workdir = Path(tempfile.mkdtemp(prefix="sitegen-serve-"))  # once the port is ours
 
     def _base_path(self) -> str:
         try:
@@ -315,6 +318,8 @@ class PreviewServer:
     def rebuild(self) -> bool:
         """One build into a new generation; publish it, or publish the error and keep the old one."""
         with self._build_lock:
+            if self._stop.is_set():
+                return False
             self.generation += 1
             target = self.workdir / f"generation-{self.generation}"
             started = time.perf_counter()
@@ -402,7 +407,8 @@ class PreviewServer:
         if self._serving:
             self.httpd.shutdown()  # waits for serve_forever, so only once it has started
         self.httpd.server_close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        with self._build_lock:  # a build under way finishes before its folder is removed
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def bind(host: str, port: int | None, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:

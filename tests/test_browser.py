@@ -305,3 +305,19 @@ def test_copy_bibtex(browser, served: str) -> None:
     assert copied.startswith("@misc{hu2021lora,")
     assert "author = {Edward J. Hu and Yelong Shen and Phillip Wallis" in copied
     context.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["reinforcementlearning~8", "1:2", "e^x", "a:b:c", "title:", ":x", "*", "~", "^", "+", "-", '"quoted"'],
+)
+def test_odd_queries_neither_fail_nor_freeze(browser, served: str, query: str) -> None:
+    page = browser.new_page()
+    page.goto(served + "search/")
+    page.fill("#search-q", query)
+    page.press("#search-q", "Enter")
+    page.wait_for_function(
+        "document.getElementById('search-status').textContent !== 'Loading the search index…'", timeout=10_000
+    )
+    assert "cannot be understood" not in page.locator("#search-status").inner_text()
+    page.close()

@@ -249,3 +249,8 @@ def test_windows_and_old_mac_line_endings_keep_line_numbers() -> None:
 def test_quoted_and_non_ascii_keys_are_located() -> None:
     _, problems = parse(paper_text(extra='"tïtle": x\n'))
     assert str(problems[0]).startswith(f"{PATH}:7: warning: unknown field 'tïtle'")
+
+
+def test_non_characters_are_refused() -> None:
+    (message,) = messages(paper_text(title="'T \uffff x'"))
+    assert "contains the control character U+FFFF; delete it" in message

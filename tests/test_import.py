@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -109,7 +110,7 @@ def test_bibtex(make_site: SiteFactory) -> None:
     assert [a.name for a in found["2106.09685"].authors] == ["Edward J. Hu", "Yelong Shen", "Phillip Wallis"]
     assert [a.name for a in found["erdos1959random"].authors] == ["Paul Erdős", "Alfréd Rényi"]
     assert found["1706.03762"].authors[2].name == "Łukasz Kaiser"
-    assert found["1706.03762"].published == dt.date(2017, 12, 1)
+    assert found["1706.03762"].published is None, "a BibTeX year is not an arXiv submission date"
     assert found["1706.03762"].journal_ref == "Advances in Neural Information Processing Systems (2017)"
     fixture = found["2401.01234"]
     assert fixture.title == "Schöne Mathematik: $\\alpha$-Divergences for Gödel Numbers"
@@ -351,5 +352,127 @@ def test_fetch_gives_up_cleanly(make_site: SiteFactory) -> None:
     try:
         with pytest.raises(FetchError, match=r"failed after 1 attempt \(HTTP 503\); try again later"):
             list(fetch_arxiv("x", client))
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+
+
+def hf_import(site: Path, items: list[object], *extra: str) -> subprocess.CompletedProcess[str]:
+    return sitegen("import", "hf", "-", "--date", DATE, *extra, cwd=site, stdin=json.dumps(items))
+
+
+def test_a_source_without_an_abstract_keeps_the_one_there(make_site: SiteFactory) -> None:
+    site = make_site()
+    hf_import(site, [{"paper": {"id": "2401.00001", "title": "T", "summary": "The real abstract."}}])
+    path = site / "content/papers/2024/2401.00001.md"
+    path.write_text(path.read_text() + "\n## Notes\n\nMine.\n")
+    result = hf_import(site, [{"paper": {"id": "2401.00001", "title": "T2", "upvotes": 3}}])
+    assert result.returncode == 0
+    paper = papers(site)["2401.00001"]
+    assert paper.abstract.startswith("The real abstract.") and "Mine." in paper.abstract
+    assert paper.title == "T2"
+
+
+def test_a_notes_heading_in_the_source_is_text_and_reimport_is_stable(make_site: SiteFactory) -> None:
+    site = make_site()
+    items = [{"paper": {"id": "2401.00001", "title": "T", "summary": "First.\n\n## Notes\n\nSecond."}}]
+    hf_import(site, items)
+    first = snapshot(site / "content")
+    hf_import(site, items)
+    hf_import(site, items)
+    assert snapshot(site / "content") == first
+    assert "\\## Notes" in (site / "content/papers/2024/2401.00001.md").read_text()
+
+
+def test_odd_sources_give_problems_not_tracebacks(make_site: SiteFactory) -> None:
+    site = make_site()
+    result = hf_import(site, [{"paper": {"id": "2401.00001", "title": "T", "summary": "x", "authors": 5}}])
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    nested = sitegen("import", "hf", "-", cwd=site, stdin="[" * 100_000 + "]" * 100_000)
+    assert nested.returncode == 1 and "nested too deeply" in nested.stderr
+    listing = sitegen(
+        "import",
+        "listing",
+        "-",
+        "--date",
+        DATE,
+        cwd=site,
+        stdin="Title here\nSee https://[oops/x and more.\n",
+    )
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr
+    surrogate = sitegen(
+        "import",
+        "hf",
+        "-",
+        cwd=site,
+        stdin='[{"paper": {"id": "2401.00009", "title": "T", "summary": "a \\ud800"}}]',
+    )
+    assert "not valid Unicode" in surrogate.stderr
+    assert not (site / "content/papers/2024/2401.00009.md").exists()
+
+
+def test_an_existing_file_that_is_broken_is_reported_and_left_alone(make_site: SiteFactory) -> None:
+    site = make_site(
+        {
+            "content/papers/2024/2401.00001.md": "---\nid: 2401.00001\ntitle: T\ndate: 2024-01-01\ntopics: 5\n---\nx\n"
+        }
+    )
+    before = snapshot(site / "content")
+    result = hf_import(site, [{"paper": {"id": "2401.00001", "title": "T", "summary": "y"}}])
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "fix it before re-importing" in result.stderr
+    assert snapshot(site / "content") == before
+
+
+def test_existing_papers_are_found_by_their_id_ignoring_case(make_site: SiteFactory) -> None:
+    site = make_site(
+        {
+            "content/reading/attention.md": "---\nid: Mixed-Case\ntitle: T\nauthors: [A]\ndate: 2024-01-01\n---\nx\n"
+        }
+    )
+    result = hf_import(site, [{"paper": {"id": "mixed-case", "title": "T", "summary": "y"}}])
+    assert "updated content/reading/attention.md" in result.stdout
+    assert len(list((site / "content").rglob("*.md"))) == 1
+    assert build(site, BuildOptions(today=dt.date(2024, 6, 1))).plan.site.papers
+
+
+def test_updated_files_keep_their_mode(make_site: SiteFactory) -> None:
+    site = make_site()
+    hf_import(site, [{"paper": {"id": "2401.00001", "title": "T", "summary": "y"}}])
+    path = site / "content/papers/2024/2401.00001.md"
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o664)
+    hf_import(site, [{"paper": {"id": "2401.00001", "title": "T2", "summary": "y"}}])
+    assert path.stat().st_mode & 0o777 == 0o664
+
+
+def test_listing_dates_that_are_not_real_are_reported(make_site: SiteFactory) -> None:
+    site = make_site()
+    text = (
+        "Feb 30, 2024\nA Paper Title\nIts abstract text.\n\n"
+        "The 2024-01-05 Snapshot of Common Crawl\nAn abstract about a snapshot.\n\n"
+        "Feb 29\n\nLeap Day Paper\nAbstract on a leap day.\n"
+    )
+    result = sitegen("import", "listing", "-", "--date", "2023-03-01", cwd=site, stdin=text)
+    assert "line 1: Feb 30, 2024 is not a real date" in result.stderr
+    found = {paper.title: paper for paper in papers(site).values()}
+    assert "A Paper Title" in found and "The 2024-01-05 Snapshot of Common Crawl" in found
+    assert found["Leap Day Paper"].date == dt.date(2020, 2, 29)
+
+
+def test_fetch_fails_when_the_api_reports_an_error(make_site: SiteFactory) -> None:
+    from sitegen.fetch import ArxivClient, FetchError, fetch_arxiv
+
+    error_feed = (FIXTURES / "arxiv.xml").read_text()
+    api = RecordedArxiv(
+        {
+            0: error_feed[: error_feed.index("<entry>")]
+            + error_feed[error_feed.index("<entry>\n    <id>http://arxiv.org/api/errors") :]
+        },
+        fail_once=set(),
+    )
+    url, server = api.serve()
+    try:
+        with pytest.raises(FetchError, match="reported an error"):
+            list(fetch_arxiv("bad query", ArxivClient(api_url=url, sleep=lambda _: None, log=lambda _: None)))
     finally:
         server.shutdown()  # type: ignore[attr-defined]

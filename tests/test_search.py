@@ -156,3 +156,15 @@ def test_math_is_indexed_as_the_text_it_shows() -> None:
     assert rendered.text == "A $O(n^2)$ bound and $\\sqrt{d_k}$ scaling."
     assert rendered.words == "A O(n2) bound and dk scaling."  # msqrt has no text of its own
     assert terms(rendered.words) == ["o(n2", "bound", "dk", "scale"]
+
+
+def test_an_index_with_astral_characters_loads_in_lunr_js(make_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import paper_text
+
+    site = make_site(
+        {"content/a.md": paper_text("a1", body="a\uff41b and a\U0001d465b and emoji\U0001f600 ﬃ")}
+    )
+    out = tmp_path / "out"
+    build(site, BuildOptions(output=out))
+    (results,) = lunr_js_search(out, ["emoji*"])
+    assert [ref for ref, _ in results] == ["0"]

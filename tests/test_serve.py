@@ -268,3 +268,39 @@ def test_binding_elsewhere_warns(site: Path) -> None:
     )  # fmt: skip
     assert "warning: serving on 0.0.0.0 makes the preview reachable from other machines" in process.stderr
     assert process.returncode == 0
+
+
+def test_a_percent_encoded_base_path_is_served(make_site: SiteFactory) -> None:
+    site = make_site(
+        {PAPER: paper_text()}, config="base_url: https://example.org/my%20site/\n", name="spaced"
+    )
+    preview = PreviewServer(site, BuildOptions(today=dt.date(2024, 6, 1)), port=0, log=lambda _: None)
+    preview.start()
+    try:
+        status, headers, _ = fetch(preview, "/")
+        assert (status, headers["Location"]) == (302, "/my%20site/")
+        assert fetch(preview, "/my%20site/")[0] == 200
+        assert fetch(preview, "/my%20site/papers/2401.00001/")[0] == 200
+    finally:
+        preview.stop()
+
+
+def test_a_page_from_before_a_restart_reloads(server: PreviewServer) -> None:
+    listener = EventListener(server, server.state.snapshot.version + 50)
+    try:
+        assert listener.next_event() == "reload"
+    finally:
+        listener.close()
+    host, port = server.httpd.server_address[:2]
+    with socket.create_connection((str(host), port), timeout=10) as connection:
+        connection.sendall(b"GET /__sitegen__/events?since=%C2%B2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.recv(64).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_busy_port_leaves_no_temporary_folder(site: Path, server: PreviewServer) -> None:
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("sitegen-serve-*"))
+    with pytest.raises(ServeError):
+        PreviewServer(site, BuildOptions(), port=server.httpd.server_address[1])
+    assert set(Path(tempfile.gettempdir()).glob("sitegen-serve-*")) == before

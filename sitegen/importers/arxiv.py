@@ -24,7 +24,7 @@ def parse_feed(text: str) -> ET.Element:
 
 def total_results(root: ET.Element) -> int | None:
     text = root.findtext(f"{OPENSEARCH}totalResults")
-    return int(text) if text and text.strip().isdigit() else None
+    return int(text) if text and text.strip().isascii() and text.strip().isdigit() else None
 
 
 def arxiv_id_to_slug(arxiv_id: str) -> str:

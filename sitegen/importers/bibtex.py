@@ -16,9 +16,6 @@ from ..importing import ImportProblem, Record, normalise_paragraphs, normalise_s
 from .arxiv import arxiv_id_to_slug
 
 TYPES = {"article", "inproceedings", "misc", "preprint", "unpublished", "techreport", "incollection"}
-MONTHS = {name: number for number, name in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1
-)}  # fmt: skip
 
 
 def _plain(value: str) -> str:
@@ -31,17 +28,6 @@ def _plain(value: str) -> str:
 
 def _name(parts: middlewares.NameParts) -> str:
     return _plain(" ".join([*parts.first, *parts.von, *parts.last, *parts.jr]))
-
-
-def _published(fields: dict[str, str]) -> dt.date | None:
-    year = fields.get("year", "").strip()
-    if not year.isdigit():
-        return None
-    month_text = fields.get("month", "1").strip().lower()[:3]
-    month = MONTHS.get(month_text) or (
-        int(month_text) if month_text.isdigit() and 1 <= int(month_text) <= 12 else 1
-    )
-    return dt.date(int(year), month, 1)
 
 
 def read(text: str, reference: dt.date) -> Iterator[Record | ImportProblem]:
@@ -94,7 +80,6 @@ def read_entry(entry: bibtexparser.model.Entry, position: str) -> Record | Impor
         abstract=normalise_paragraphs(_plain_keep_paragraphs(str(fields.get("abstract", "")))),
         position=position,
         authors=names,
-        published=_published({k: str(v) for k, v in fields.items() if isinstance(v, str)}),
         categories=(str(fields["primaryclass"]).strip(),) if fields.get("primaryclass") else (),
         primary_category=str(fields.get("primaryclass", "")).strip(),
         journal_ref=_plain(f"{venue} ({fields['year']})" if venue and fields.get("year") else venue),

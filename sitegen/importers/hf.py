@@ -58,7 +58,8 @@ def read_item(item: Any, position: str) -> Record | ImportProblem:
         return ImportProblem(
             position, f"{paper_id}: publishedAt {item.get('publishedAt')!r} is not a date; skipped"
         )
-    authors = pick("authors") or []
+    authors = pick("authors")
+    authors = authors if isinstance(authors, list) else []
     names = tuple(
         (normalise_space(a["name"]), "")
         for a in authors
@@ -87,6 +88,8 @@ def read(text: str, reference: dt.date) -> Iterator[Record | ImportProblem]:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(f"line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise SourceError("line 1: JSON nested too deeply to be daily-paper items") from None
     if isinstance(items, dict):
         items = items.get("papers", items.get("items"))
     if not isinstance(items, list):

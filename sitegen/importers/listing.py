@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from ..content import PAPER_ID
+from ..content import PAPER_ID, WINDOWS_RESERVED
 from ..importing import ImportProblem, Record, normalise_space
 
 HEADER_WORDS = 12
@@ -44,9 +44,13 @@ ARXIV_REF = re.compile(r"(?:arxiv\.org/(?:abs|pdf)/|arXiv:\s*)(\d{4}\.\d{4,5})(?
 TRAILING = ".,;:!?'\"\u201d\u2019\u00bb"
 
 
+class NotADate(ValueError):
+    """A line that is written like a date but names no real day (``Feb 30``)."""
+
+
 def _year_for(month: int, day: int, reference: dt.date) -> dt.date | None:
     """``Mar 11`` without a year: the most recent such day on or before ``reference``."""
-    for year in (reference.year, reference.year - 1):
+    for year in range(reference.year, reference.year - 8, -1):  # Feb 29 may be years back
         try:
             candidate = dt.date(year, month, day)
         except ValueError:
@@ -56,7 +60,11 @@ def _year_for(month: int, day: int, reference: dt.date) -> dt.date | None:
     return None
 
 
-def parse_date_line(line: str, reference: dt.date) -> dt.date | None:
+def parse_date_line(line: str, reference: dt.date, *, header: bool = True) -> dt.date | None:
+    """The date a line sets, or None; raises ``NotADate`` for a date line naming no real day.
+
+    Only a ``header`` line (a block of its own) may carry its date inside other words
+    ("Showing new listings for Monday, 11 March 2024"); a title with a date in it is a title."""
     text = line.strip().rstrip(":.").strip()
     try:
         if match := ISO_DATE.match(text):
@@ -68,11 +76,16 @@ def parse_date_line(line: str, reference: dt.date) -> dt.date | None:
                 if not first.isdigit()
                 else (MONTHS[second.lower()], int(first))
             )
-            return dt.date(int(year), month, day) if year else _year_for(month, day, reference)
-        if len(text.split()) <= HEADER_WORDS and (match := DATE_INSIDE.search(text)):
+            found = dt.date(int(year), month, day) if year else _year_for(month, day, reference)
+            if found is None:
+                raise NotADate(text)
+            return found
+        if header and len(text.split()) <= HEADER_WORDS and (match := DATE_INSIDE.search(text)):
             return parse_date_line(match.group(1).replace(",", ", ").replace(",  ", ", "), reference)
+    except NotADate:
+        raise
     except ValueError:
-        return None
+        raise NotADate(text) from None
     return None
 
 
@@ -91,7 +104,10 @@ def links_in(text: str) -> list[tuple[str, str]]:
     links: dict[str, str] = {}
     for match in URL.finditer(text):
         url = clean_url(match.group())
-        host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+        try:
+            host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+        except ValueError:  # "https://[oops": not a URL after all
+            continue
         if not host or host.endswith("arxiv.org"):
             continue
         kind = "code" if host in CODE_HOSTS else "project"
@@ -106,6 +122,8 @@ def slug(title: str) -> str:
         if len(text) + len(word) + 1 > 80:
             break
         text = f"{text}-{word}" if text else word
+    if WINDOWS_RESERVED.match(text):
+        text += "-paper"  # "CON" cannot be a file name on Windows
     return text
 
 
@@ -125,7 +143,18 @@ def read(text: str, reference: dt.date) -> Iterator[Record | ImportProblem]:
     listing_date = reference
     for whole in blocks(text):
         block = whole
-        while block and (date := parse_date_line(block[0][1], reference)) is not None:
+        while block:
+            try:
+                date = parse_date_line(block[0][1], reference, header=len(block) == 1)
+            except NotADate as exc:
+                yield ImportProblem(
+                    f"line {block[0][0]}",
+                    f"{exc} is not a real date; the papers after it keep the previous date",
+                )
+                block = block[1:]
+                continue
+            if date is None:
+                break
             listing_date = date
             block = block[1:]
         if not block:

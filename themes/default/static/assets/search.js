@@ -51,8 +51,12 @@
         body = match[2] + " " + body; /* not a field: both are words */
         field = "";
       }
-      body = body.replace(/^[^\w*]+|[^\w*]+$/g, "");
-      return body ? match[1] + (field ? field + ":" : "") + body + match[4] : "";
+      /* Lunr's operators inside a word ("e^x", "1:2") would be read as syntax: they separate words. */
+      body = body.replace(/[:~^]+/g, " ").replace(/^[^\w*]+|[^\w*]+$/g, "").trim();
+      if (body.indexOf(" ") >= 0) body = body.split(/\s+/).join(" " + match[1] + (field ? field + ":" : ""));
+      /* Edit distances above 2 make lunr.js expand millions of strings and freeze the tab. */
+      var suffix = match[4].replace(/~(\d+)/, function (all, n) { return "~" + Math.min(Number(n), 2); });
+      return body ? match[1] + (field ? field + ":" : "") + body + suffix : "";
     }).filter(Boolean).join(" ");
   }
 
