@@ -255,7 +255,9 @@ def plan_import(
                 problems.append(ImportProblem(record.position, f"{path} cannot be read ({exc}); skipped"))
                 continue
         try:
-            new_text = merged_text(current_text, record, record.date or default_date, topics, rules, path)
+            new_text = merged_text(
+                current_text, record, record.date or default_date, topics, rules, path, renderer
+            )
         except ExistingFileError as exc:
             problems.append(ImportProblem(record.position, f"{exc}; fix it before re-importing"))
             continue
@@ -290,6 +292,7 @@ def merged_text(
     topics: Sequence[str],
     rules: Iterable[TopicRule],
     path: Path,
+    renderer: AbstractRenderer,
 ) -> str | None:
     """The file's new text; None when the file already holds a newer arXiv version."""
     existing: dict[str, Any] | None = None
@@ -305,7 +308,7 @@ def merged_text(
         if not isinstance(loaded, dict):
             raise ExistingFileError(f"{path}: front matter is not a mapping")
         try:
-            parse_paper(current, path, AbstractRenderer())
+            parse_paper(current, path, renderer)
         except FileProblems as exc:
             raise ExistingFileError(str(next(p for p in exc.problems if p.is_error))) from None
         existing = loaded
