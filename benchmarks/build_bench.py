@@ -23,10 +23,13 @@ sys.path.insert(0, str(HERE))
 
 from corpus import generate
 
+from sitegen.authors import index_authors
 from sitegen.build import BuildOptions, build
 from sitegen.config import load_config
 from sitegen.content import find_abstract_files, load_papers
+from sitegen.export import render_data
 from sitegen.pages import plan_pages
+from sitegen.related import related_papers
 from sitegen.render import make_environment, render_pages
 from sitegen.search import render_search
 from sitegen.site import index_site
@@ -42,6 +45,10 @@ def timed(label: str, results: dict[str, list[float]], function, *args, **kwargs
 
 def rendered_bytes(pages, env) -> int:
     return sum(len(output.data) for output in render_pages(pages, env))
+
+
+def exported_bytes(site) -> int:
+    return sum(len(output.data) for output in render_data(site))
 
 
 def main() -> None:
@@ -63,11 +70,14 @@ def main() -> None:
             files = list(find_abstract_files(site / "content"))
             loaded = timed("load (read, YAML, validate, Markdown)", results, load_papers, files)
             built_site = timed("index", results, index_site, config, loaded.papers)
+            timed("  of which related papers", results, related_papers, built_site.papers)
+            timed("  of which authors", results, index_authors, built_site.papers)
             pages = timed("plan", results, plan_pages, built_site)
             theme = find_theme(site, config.theme)
             env = make_environment(config, [site / "templates", theme / "templates"])
             timed("render (Jinja2, no writing)", results, rendered_bytes, pages, env)
             search = timed("search index (lunr, no writing)", results, render_search, built_site)
+            timed("data export (no writing)", results, exported_bytes, built_site)
             # The whole thing, end to end, as `sitegen build` runs it.
             report = timed(
                 "build, end to end", results, build, site, BuildOptions(output=Path(scratch) / "out")

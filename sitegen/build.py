@@ -15,6 +15,7 @@ from .classify import classify, topic_rules
 from .config import SiteConfig, load_config
 from .content import find_abstract_files, load_papers
 from .errors import InputError, OutputError, Problem
+from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
 from .render import copy_static, make_environment, render_pages, static_files
@@ -114,6 +115,7 @@ def build(site_dir: Path, options: BuildOptions = BuildOptions()) -> BuildReport
         render_feeds(plan.feeds, plan.config.title),
         render_search(plan.site),
         render_citations(plan.site),
+        render_data(plan.site),
         copy_static(plan.static),
         [GITHUB_PAGES_MARKER],
     )
@@ -134,6 +136,8 @@ def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
         claims.claim(path, "the search index")
     for paper in plan.site.papers:
         claims.claim(urls.paper(paper.id) + CITE_FILE, f"the citation of {paper.source}")
+    for path in data_paths(plan.site):
+        claims.claim(path, "the data export")
     for path, file in plan.static.items():
         claims.claim(path, str(file))
     claims.claim(GITHUB_PAGES_MARKER.path, GITHUB_PAGES_MARKER.source)

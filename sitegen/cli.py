@@ -1,4 +1,5 @@
-"""The ``sitegen`` command: ``init``, ``new``, ``build``, ``check``.
+"""The ``sitegen`` command: ``init``, ``new``, ``build``, ``check``, ``serve``, ``import``, ``fetch``,
+``digest``.
 
 Exit codes: 0 success, 1 content, config or output errors, 2 usage errors.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from collections import Counter
@@ -14,12 +16,22 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site
+from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site, plan_site
 from .config import TOPIC_SLUG, parse_base_url
+from .digest import digest_message, latest_day, make_digest
 from .errors import InputError, Problem, SitegenError, UsageError
 from .fetch import ARXIV_API, ArxivClient, fetch_arxiv
 from .importers import READERS
 from .importing import ImportProblem, Record, SourceError, import_records
+from .mail import (
+    mail_settings,
+    read_recipients,
+    recipients_from_environment,
+    send_digest,
+    sender_from_environment,
+    unsubscribe_from_environment,
+)
+from .pages import long_date
 from .scaffold import init_site, new_paper
 from .serve import serve
 
@@ -32,6 +44,18 @@ def _date_argument(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be YYYY-MM-DD, got {text!r}") from None
+
+
+LATEST = "latest"
+
+
+def _digest_date_argument(text: str) -> dt.date | str:
+    if text == LATEST:
+        return LATEST
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be YYYY-MM-DD or {LATEST}, got {text!r}") from None
 
 
 def _base_url_argument(text: str) -> str:
@@ -134,6 +158,33 @@ def make_parser() -> argparse.ArgumentParser:
             "--no-future", dest="future", action="store_false", help="leave out papers dated after today"
         )
         sub.add_argument("--strict", action="store_true", help="fail on warnings too")
+
+    digest = commands.add_parser(
+        "digest",
+        help="render one day's papers as an e-mail, or send it",
+        description=(
+            "Render one day's papers as an e-mail (HTML and plain text) and print it, "
+            "or send it over SMTP with --send (settings from SITEGEN_SMTP_* variables)."
+        ),
+    )
+    _site_argument(digest)
+    digest.add_argument(
+        "--date",
+        type=_digest_date_argument,
+        metavar="YYYY-MM-DD",
+        help=f"the listing day, or '{LATEST}' for the newest (default: today in the site's time zone)",
+    )
+    digest.add_argument("--base-url", type=_base_url_argument, metavar="URL", help="override base_url")
+    digest.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write the message to FILE, not standard output"
+    )
+    digest.add_argument("--send", action="store_true", help="send the message over SMTP")
+    digest.add_argument(
+        "--recipients",
+        type=Path,
+        metavar="FILE",
+        help="with --send: addresses, one a line (default: SITEGEN_DIGEST_TO)",
+    )
     return parser
 
 
@@ -176,8 +227,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"created {path}")
         return 0
 
-    if args.command in ("import", "fetch"):
-        return run_import(args)
+    if args.command in ("import", "fetch", "digest"):
+        return run_digest(args) if args.command == "digest" else run_import(args)
     if args.command == "serve":
         options = BuildOptions(drafts=args.drafts, future=args.future)
         return serve(args.site, options, args.host, args.port, args.open)
@@ -242,6 +293,59 @@ def run_import(args: argparse.Namespace) -> int:
         f"{report.count('unchanged')} unchanged, {len(report.problems)} problems"
         + (" (dry run: nothing written)" if args.dry_run else "")
     )
+    return 0
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    """Print or write the day's digest, or send it; a day without papers makes no message."""
+    if args.recipients and not args.send:
+        raise UsageError("--recipients is for --send; without it the message is only printed")
+    # Settings and recipients are checked before the site is loaded, so a misconfigured job fails
+    # every day, not only on days with papers.
+    settings = mail_settings(os.environ) if args.send else None
+    recipients: tuple[str, ...] = ()
+    if args.send:
+        recipients = (
+            read_recipients(args.recipients) if args.recipients else recipients_from_environment(os.environ)
+        )
+    unsubscribe = unsubscribe_from_environment(os.environ)
+
+    plan = plan_site(args.site, BuildOptions(base_url=args.base_url))
+    print_problems(plan.warnings)
+    zone = plan.config.zone
+    # The status line goes to standard error only when standard output carries the message.
+    status = sys.stderr if not (args.send or args.output) else sys.stdout
+    day = latest_day(plan.site) if args.date == LATEST else args.date or dt.datetime.now(zone).date()
+    outcome = "nothing sent" if args.send else "no digest"
+    if day is None:
+        print(f"The site has no papers yet; {outcome}.", file=status)
+        return 0
+    if not plan.site.days.get(day):
+        print(f"No papers on {long_date(day)} ({day.isoformat()}); {outcome}.", file=status)
+        return 0
+
+    digest = make_digest(plan, day, unsubscribe)
+    sender = settings.sender if settings else sender_from_environment(os.environ)
+    message = digest_message(
+        digest,
+        sender=sender,
+        base_url=plan.config.base_url,
+        now=dt.datetime.now(zone),
+        unsubscribe=unsubscribe,
+    )
+    papers = f"{len(digest.papers)} paper{'s' if len(digest.papers) != 1 else ''}"
+    if args.output:
+        args.output.write_bytes(message.as_bytes())
+        print(f"Wrote the digest of {long_date(day)} ({papers}) to {args.output}", file=status)
+    if settings:
+        send_digest(message, recipients, settings)
+        people = f"{len(recipients)} recipient{'s' if len(recipients) != 1 else ''}"
+        print(f"Sent the digest of {long_date(day)} ({papers}) to {people} via {settings.server}")
+    elif not args.output:
+        if sender is None:
+            print("(no SITEGEN_DIGEST_FROM set: the preview has no From: header)", file=sys.stderr)
+        text = message.as_string()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 

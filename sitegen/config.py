@@ -49,6 +49,20 @@ class TopicInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribeForm:
+    """A sign-up form in every page's footer that posts to a mailing-list provider."""
+
+    action: str
+    """The provider's https:// URL the form posts to."""
+    email_field: str = "email"
+    """The name the provider expects for the e-mail address input (``EMAIL`` for Mailchimp)."""
+    label: str = "Get the daily digest by e-mail"
+    """The visible label of the e-mail input."""
+    button: str = "Subscribe"
+    """The text of the submit button."""
+
+
+@dataclass(frozen=True, slots=True)
 class SiteConfig:
     """Everything ``sitegen.yaml`` can say, validated and with defaults filled in."""
 
@@ -70,6 +84,8 @@ class SiteConfig:
     """Newest papers in each feed."""
     theme: str = "default"
     """Theme folder name, looked up in the site's ``themes/`` and then among the bundled themes."""
+    subscribe: SubscribeForm | None = None
+    """The footer's sign-up form; no form when None."""
 
     @property
     def base_path(self) -> str:
@@ -216,6 +232,67 @@ def _topics(value: Any) -> Mapping[str, TopicInfo]:
     return MappingProxyType(topics)
 
 
+FORM_FIELD_NAME = re.compile(r"^[A-Za-z0-9_.\[\]-]+$")
+
+
+def _https_url(value: Any) -> str:
+    text = _string(value)
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.netloc:
+        # Addresses typed into a form must not travel unencrypted.
+        raise ValueError(
+            f"must be an absolute https:// URL such as https://lists.example.com/subscribe, got {text!r}"
+        )
+    if re.search(r"[\s\"'<>\\^`{|}]", text):
+        raise ValueError(f"must not contain spaces or quotes; percent-encode them, got {text!r}")
+    return text
+
+
+def _form_field_name(value: Any) -> str:
+    text = _string(value)
+    if not FORM_FIELD_NAME.match(text):
+        raise ValueError(
+            f"must be a form field name (letters, digits, '_', '-', '.', '[', ']'), got {text!r}"
+        )
+    return text
+
+
+SUBSCRIBE_KEYS: Mapping[str, Callable[[Any], str]] = MappingProxyType(
+    {"action": _https_url, "email_field": _form_field_name, "label": _string, "button": _string}
+)
+
+
+def _subscribe(value: Any) -> SubscribeForm | None:
+    if value is None:
+        return None
+    example = "{action: https://lists.example.com/subscribe}"
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a mapping such as {example}, got {value!r}")
+    errors: list[NestedValueError] = []
+    keys = list(SUBSCRIBE_KEYS)
+    for key in value:
+        if key not in SUBSCRIBE_KEYS:
+            errors.append(
+                NestedValueError(str(key), f"has an unknown key {key!r}{did_you_mean(str(key), keys)}")
+            )
+    if "action" not in value:
+        errors.append(
+            NestedValueError(
+                "action", "needs 'action': the https:// URL of your list provider's sign-up form"
+            )
+        )
+    fields: dict[str, str] = {}
+    for key, parse in SUBSCRIBE_KEYS.items():
+        if key in value:
+            try:
+                fields[key] = parse(value[key])
+            except ValueError as exc:
+                errors.append(NestedValueError(key, f"{key!r} {exc}"))
+    if errors:
+        raise NestedValueErrors(errors)
+    return SubscribeForm(**fields)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("title", _string),
     Option("description", _optional_string),
@@ -226,6 +303,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("timezone", _timezone),
     Option("feed_size", _whole_number(1, 10_000)),
     Option("theme", _theme),
+    Option("subscribe", _subscribe),
 )
 
 

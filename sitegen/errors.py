@@ -77,3 +77,7 @@ class UsageError(SitegenError):
     """The command line asks for something impossible (a missing site folder, an existing file)."""
 
     exit_code = 2
+
+
+class DeliveryError(SitegenError):
+    """The mail server could not be reached or refused the login, a recipient or the message."""

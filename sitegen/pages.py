@@ -9,18 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import urls
 from .citations import bibtex
 from .feeds import FeedLink, feed_links
-from .site import Site
-from .views import PaperView, paper_views, scholarly_article, topic_refs
+from .site import TRENDING_WINDOWS, Site, trending
+from .views import PaperView, author_refs, paper_views, scholarly_article, topic_refs
+
+T = TypeVar("T")
 
 SITEMAP_LIMIT = 50_000
 """URLs per sitemap file, the protocol's maximum; past it ``sitemap.xml`` becomes an index."""
 RECENT_DAYS = 7
 """Earlier listing days linked from the home page."""
+AUTHORS_PER_PAGE = 300
+"""Names per page of the author index: a long list of short lines."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +90,7 @@ class Neighbours:
     next_label: str
 
 
-def paginate(
-    items: Sequence[PaperView], per_page: int, url_of_page: Any
-) -> Iterator[tuple[Pager, Sequence[PaperView]]]:
+def paginate(items: Sequence[T], per_page: int, url_of_page: Any) -> Iterator[tuple[Pager, Sequence[T]]]:
     count = max(1, -(-len(items) // per_page))
     page_urls = tuple(url_of_page(number) for number in range(1, count + 1))
     for number in range(1, count + 1):
@@ -139,6 +141,8 @@ def plan_pages(site: Site) -> list[Page]:
     pages += plan_paper_pages(site, views)
     pages += plan_topic_pages(site, views)
     pages += plan_date_pages(site, views)
+    pages += plan_author_pages(site, views)
+    pages.append(plan_trending(site, views))
     pages.append(Page(urls.SEARCH, "search.html", {}, "the search page", title="Search", in_sitemap=False))
     pages.append(
         Page(urls.NOT_FOUND, "404.html", {}, "the 404 page", title="Page not found", in_sitemap=False)
@@ -178,6 +182,7 @@ def plan_paper_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
                 "day_url": urls.day(paper.date),
                 "scholarly_article": scholarly_article(view, site.config.base_url),
                 "bibtex": bibtex(paper, site.config.base_url),
+                "related": [views[other.id] for other in site.related[paper.id]],
             },
             f"{paper.source}",
             title=paper.title,
@@ -210,6 +215,50 @@ def plan_topic_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
                 description=topic.description or f"Papers on {topic.name}.",
                 feeds=topic_feeds,
             )
+
+
+def plan_author_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page]:
+    refs = author_refs(site)
+    for pager, chunk in paginate(refs, AUTHORS_PER_PAGE, urls.authors_index):
+        yield Page(
+            pager.urls[pager.number - 1],
+            "authors.html",
+            {"authors": chunk, "pager": pager, "total": len(refs)},
+            "the author index",
+            title="Authors" + (f" (page {pager.number})" if pager.number > 1 else ""),
+        )
+    for ref, entry in zip(refs, site.authors, strict=True):
+        items = [views[paper.id] for paper in entry.papers]
+        for pager, papers in paginate(items, site.config.per_page, lambda n, s=entry.slug: urls.author(s, n)):
+            yield Page(
+                pager.urls[pager.number - 1],
+                "author.html",
+                {"author": ref, "papers": papers, "pager": pager, "total": len(items)},
+                f"the page of author {entry.name!r}",
+                title=entry.name + (f" (page {pager.number})" if pager.number > 1 else ""),
+                description=f"Papers by {entry.name} on {site.config.title}.",
+            )
+
+
+def plan_trending(site: Site, views: Mapping[str, PaperView]) -> Page:
+    windows = []
+    for days in TRENDING_WINDOWS:
+        ranked = trending(site, days)
+        windows.append(
+            {
+                "days": days,
+                "papers": [views[paper.id] for paper in ranked[: site.config.per_page]],
+                "total": len(ranked),
+            }
+        )
+    return Page(
+        urls.TRENDING,
+        "trending.html",
+        {"windows": windows, "newest": next(iter(site.days), None)},
+        "the trending page",
+        title="Trending",
+        description=f"The most upvoted papers of the last {' and '.join(map(str, TRENDING_WINDOWS))} days.",
+    )
 
 
 def plan_date_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page]:

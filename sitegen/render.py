@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import urls
-from .config import SiteConfig
+from .config import SiteConfig, SubscribeForm
 from .errors import InputError, error, shown_path
 from .feeds import feed_links
 from .pages import Page, long_date
@@ -33,6 +33,8 @@ class SiteView:
     language: str
     base_url: str
     base_path: str
+    subscribe: SubscribeForm | None
+    """The footer's sign-up form, when ``sitegen.yaml`` configures one."""
 
 
 def json_ld(data: Any) -> Markup:
@@ -59,7 +61,14 @@ def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja
         return config.base_url + path
 
     env.globals.update(
-        site=SiteView(config.title, config.description, config.language, config.base_url, base_path),
+        site=SiteView(
+            config.title,
+            config.description,
+            config.language,
+            config.base_url,
+            base_path,
+            config.subscribe,
+        ),
         url=url,
         absolute_url=absolute_url,
         json_ld=json_ld,

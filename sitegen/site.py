@@ -1,4 +1,5 @@
-"""``Paper`` records → the ``Site``: the indexes every page is planned from (topics, days, months, years).
+"""``Paper`` records → the ``Site``: the indexes every page is planned from (topics, days, months,
+years, authors, related papers).
 
 Pure functions of the papers and the config; nothing here reads files or renders.
 """
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
+from .authors import AuthorEntry, index_authors
 from .config import SiteConfig
 from .content import Paper
+from .related import related_papers
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -47,6 +50,12 @@ class Site:
     """(year, month) → papers; newest month first."""
     years: Mapping[int, tuple[Paper, ...]]
     """Year → papers; newest year first."""
+    authors: tuple[AuthorEntry, ...]
+    """Every author, alphabetical."""
+    author_slugs: Mapping[str, str]
+    """Author key (``authors.author_key`` of a name) → the slug of their page."""
+    related: Mapping[str, tuple[Paper, ...]]
+    """Paper id → the papers most like it, most related first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,7 @@ def index_site(config: SiteConfig, papers: Iterable[Paper]) -> Site:
             )
         )
     topics.sort(key=lambda topic: (topic.name.casefold(), topic.slug))
+    authors, author_slugs = index_authors(ordered)
     return Site(
         config=config,
         papers=tuple(ordered),
@@ -124,8 +134,33 @@ def index_site(config: SiteConfig, papers: Iterable[Paper]) -> Site:
         days=_frozen(days),
         months=_frozen(months),
         years=_frozen(years),
+        authors=authors,
+        author_slugs=author_slugs,
+        related=related_papers(ordered),
     )
 
 
 def _frozen(groups: dict[K, list[V]]) -> Mapping[K, tuple[V, ...]]:
     return MappingProxyType({key: tuple(values) for key, values in groups.items()})
+
+
+TRENDING_WINDOWS = (7, 30)
+"""Days, counted back from the newest listing day, that ``/trending/`` ranks."""
+
+
+def trending_order(paper: Paper) -> tuple[int, int, int, str, str]:
+    """Most upvoted first, then most starred (papers without a count after those with one), then newest."""
+    votes = paper.upvotes if paper.upvotes is not None else -1
+    stars = paper.stars if paper.stars is not None else -1
+    return (-votes, -stars, -paper.date.toordinal(), paper.title.casefold(), paper.id)
+
+
+def trending(site: Site, days: int) -> tuple[Paper, ...]:
+    """The papers of the last ``days`` listing days up to the newest one, so that a build of the
+    same files gives the same page whatever day it runs."""
+    if not site.days:
+        return ()
+    newest = next(iter(site.days))
+    since = newest - dt.timedelta(days=days - 1)
+    recent = [paper for day, papers in site.days.items() if day >= since for paper in papers]
+    return tuple(sorted(recent, key=trending_order))

@@ -12,6 +12,9 @@ HOME = ""
 TOPICS = "topics/"
 ARCHIVE = "archive/"
 SEARCH = "search/"
+AUTHORS = "authors/"
+TRENDING = "trending/"
+DATA = "data/"
 NOT_FOUND = "404.html"
 
 
@@ -26,6 +29,14 @@ def paper(paper_id: str) -> str:
 
 def topic(slug: str, page: int = 1) -> str:
     return paginated(f"topics/{slug}/", page)
+
+
+def author(slug: str, page: int = 1) -> str:
+    return paginated(f"authors/{slug}/", page)
+
+
+def authors_index(page: int = 1) -> str:
+    return paginated(AUTHORS, page)
 
 
 def year(number: int) -> str:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from markupsafe import Markup
 
 from . import urls
+from .authors import author_key
 from .content import Author, Paper
 from .site import Site
 
@@ -38,6 +41,26 @@ class TopicRef:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorView:
+    """An author as templates see it, beside each paper."""
+
+    name: str
+    affiliation: str
+    url: str
+    """The author's page; empty where a page has no author pages to link (an e-mail)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorRef:
+    """An author in the index and on their own page."""
+
+    name: str
+    url: str
+    count: int
+    affiliations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class LinkView:
     kind: str
     label: str
@@ -51,7 +74,7 @@ class PaperView:
     id: str
     url: str
     title: str
-    authors: tuple[Author, ...]
+    authors: tuple[AuthorView, ...]
     date: dt.date
     topics: tuple[TopicRef, ...]
     abstract_html: Markup
@@ -97,7 +120,7 @@ def shorten(text: str, limit: int = 280) -> str:
 
 def paper_views(site: Site) -> dict[str, PaperView]:
     refs = topic_refs(site)
-    return {paper.id: paper_view(paper, refs) for paper in site.papers}
+    return {paper.id: paper_view(paper, refs, site.author_slugs) for paper in site.papers}
 
 
 def topic_refs(site: Site) -> dict[str, TopicRef]:
@@ -109,12 +132,29 @@ def topic_refs(site: Site) -> dict[str, TopicRef]:
     }
 
 
-def paper_view(paper: Paper, topic_refs: dict[str, TopicRef]) -> PaperView:
+def author_refs(site: Site) -> list[AuthorRef]:
+    return [
+        AuthorRef(entry.name, urls.author(entry.slug), len(entry.papers), entry.affiliations)
+        for entry in site.authors
+    ]
+
+
+def author_views(authors: Iterable[Author], author_slugs: Mapping[str, str]) -> tuple[AuthorView, ...]:
+    views = []
+    for author in authors:
+        slug = author_slugs.get(author_key(author.name))
+        views.append(AuthorView(author.name, author.affiliation, urls.author(slug) if slug else ""))
+    return tuple(views)
+
+
+def paper_view(
+    paper: Paper, topic_refs: dict[str, TopicRef], author_slugs: Mapping[str, str] = MappingProxyType({})
+) -> PaperView:
     return PaperView(
         id=paper.id,
         url=urls.paper(paper.id),
         title=paper.title,
-        authors=paper.authors,
+        authors=author_views(paper.authors, author_slugs),
         date=paper.date,
         topics=tuple(topic_refs[slug] for slug in paper.topics),
         # The abstract was rendered by markup.AbstractRenderer, which escapes all user text.
@@ -149,6 +189,7 @@ def scholarly_article(paper: PaperView, base_url: str) -> dict[str, object]:
         "url": base_url + paper.url,
         "author": [
             {"@type": "Person", "name": author.name}
+            | ({"url": base_url + author.url} if author.url else {})
             | (
                 {"affiliation": {"@type": "Organization", "name": author.affiliation}}
                 if author.affiliation

@@ -33,7 +33,7 @@ def test_every_config_option_is_documented() -> None:
     assert documented_table_keys(DOCS / "configuration.md") == {option.name for option in OPTIONS}
 
 
-@pytest.mark.parametrize("command", ["init", "new", "build", "check", "serve", "import", "fetch"])
+@pytest.mark.parametrize("command", ["init", "new", "build", "check", "serve", "import", "fetch", "digest"])
 def test_every_command_line_flag_is_documented(command: str) -> None:
     text = (DOCS / "configuration.md").read_text(encoding="utf-8")
     subparsers = next(a for a in make_parser()._actions if a.dest == "command")

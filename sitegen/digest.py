@@ -1,0 +1,152 @@
+"""The daily e-mail digest: one day's papers → a ``Digest`` (subject, plain text, HTML) → an e-mail.
+
+Both parts come from the theme's ``email/digest.txt`` and ``email/digest.html``, which a site's own
+``templates/email/`` replaces like any other template. Every link is absolute, since a message
+has no address to resolve relative links against, and the HTML part styles each element inline:
+many mail clients drop ``<style>`` elements and never load stylesheets or run scripts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import email.utils
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from . import urls
+from .build import Plan
+from .content import Paper
+from .pages import long_date
+from .render import make_environment, template_problem
+from .site import Site
+from .themes import bundled_themes_dirs
+from .views import PaperView, TopicRef, paper_view, topic_refs
+
+TEXT_TEMPLATE = "email/digest.txt"
+HTML_TEMPLATE = "email/digest.html"
+OTHER_GROUP = "Other"
+"""The group of papers that have no topic."""
+UNDISCLOSED_RECIPIENTS = "undisclosed-recipients:;"
+"""The ``To:`` of a message sent to Bcc recipients only: an empty group, so no address is shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestGroup:
+    """One topic's papers in a digest. A paper is in one group only, its first topic's, so that a
+    reader never gets it twice."""
+
+    name: str
+    """The topic's display name, or ``Other``."""
+    url: str
+    """The topic page's site-relative URL; empty for ``Other``."""
+    papers: tuple[PaperView, ...]
+    """In the day's listing order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One day's digest, rendered and ready to go into a message."""
+
+    day: dt.date
+    subject: str
+    text: str
+    """The plain-text part."""
+    html: str
+    """The HTML part: a whole document, inline styles only."""
+    papers: tuple[Paper, ...]
+    """The day's papers, in listing order."""
+
+
+def latest_day(site: Site) -> dt.date | None:
+    """The newest listing day, the one the home page shows; None for a site without papers."""
+    return next(iter(site.days), None)
+
+
+def digest_subject(site_title: str, day: dt.date, count: int) -> str:
+    """``Reading Group Digest — 11 March 2024: 7 papers``, on one line whatever the title holds."""
+    papers = "paper" if count == 1 else "papers"
+    return " ".join(f"{site_title} — {long_date(day)}: {count} {papers}".split())
+
+
+def group_by_topic(papers: Sequence[Paper], refs: dict[str, TopicRef]) -> tuple[DigestGroup, ...]:
+    """Topic groups in the site's topic order (by display name), then ``Other``."""
+    by_topic: dict[str, list[PaperView]] = {}
+    others: list[PaperView] = []
+    for paper in papers:
+        view = paper_view(paper, refs)
+        if view.topics:
+            by_topic.setdefault(view.topics[0].slug, []).append(view)
+        else:
+            others.append(view)
+    topics = sorted((refs[slug] for slug in by_topic), key=lambda ref: (ref.name.casefold(), ref.slug))
+    groups = [DigestGroup(ref.name, ref.url, tuple(by_topic[ref.slug])) for ref in topics]
+    if others:
+        groups.append(DigestGroup(OTHER_GROUP, "", tuple(others)))
+    return tuple(groups)
+
+
+def make_digest(plan: Plan, day: dt.date, unsubscribe: str = "") -> Digest:
+    """Render the digest of ``day``; ``unsubscribe`` is a link shown at the end, when given."""
+    papers = plan.site.days.get(day, ())
+    subject = digest_subject(plan.config.title, day, len(papers))
+    context: dict[str, Any] = {
+        "subject": subject,
+        "day": day,
+        "day_url": urls.day(day),
+        "count": len(papers),
+        "groups": group_by_topic(papers, topic_refs(plan.site)),
+        "unsubscribe": unsubscribe,
+    }
+    # A theme without email/ templates (one made before the digest existed) gets the default's.
+    fallback = [folder / "default" / "templates" for folder in bundled_themes_dirs()]
+    html_env = make_environment(plan.config, [*plan.template_dirs, *fallback])
+    # Plain text must reach the reader as written: "R&D" escaped to "R&amp;D" would be a bug there.
+    text_env = html_env.overlay(autoescape=False)
+    return Digest(
+        day=day,
+        subject=subject,
+        text=_render(text_env, TEXT_TEMPLATE, context),
+        html=_render(html_env, HTML_TEMPLATE, context),
+        papers=tuple(papers),
+    )
+
+
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except Exception as exc:  # noqa: BLE001 - any error in a (user's) template is reported, with its line
+        raise template_problem(exc, name, env) from None
+
+
+def digest_message(
+    digest: Digest,
+    *,
+    sender: str | None,
+    base_url: str,
+    now: dt.datetime,
+    unsubscribe: str = "",
+) -> EmailMessage:
+    """A multipart/alternative message, plain text first (the part to fall back to), then HTML.
+
+    Recipients never appear in a header: they go in the SMTP envelope only. ``sender`` may be
+    None for a preview, which then has no ``From:``.
+    """
+    message = EmailMessage(policy=email.policy.default)
+    if sender:
+        message["From"] = sender
+    message["To"] = UNDISCLOSED_RECIPIENTS
+    message["Subject"] = digest.subject
+    message["Date"] = email.utils.format_datetime(now)
+    message["Message-ID"] = email.utils.make_msgid("digest", domain=urlsplit(base_url).hostname)
+    if unsubscribe:
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    # Quoted-printable keeps the message 7-bit, so it passes servers without 8BITMIME unchanged.
+    message.set_content(digest.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(digest.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message

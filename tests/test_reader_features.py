@@ -1,0 +1,318 @@
+"""Author pages, related papers, trending and the data export, on small sites built in each test."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sitegen.authors import author_key, name_slug
+from sitegen.build import BuildOptions, build
+from sitegen.content import find_abstract_files, load_papers
+from sitegen.related import RELATED_LIMIT, related_papers
+from tests.conftest import SiteFactory
+from tests.helpers import soup
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def paper(
+    paper_id: str,
+    title: str,
+    authors: str = "[Ada Lovelace]",
+    date: str = "2024-03-01",
+    body: str = "An abstract.",
+    extra: str = "",
+) -> str:
+    return f"---\nid: {paper_id}\ntitle: {title}\nauthors: {authors}\ndate: {date}\n{extra}---\n{body}\n"
+
+
+def built(site: Path) -> Path:
+    out = site.parent / "out"
+    build(site, BuildOptions(output=out))
+    return out
+
+
+def author_links(page: Path) -> dict[str, str]:
+    return {a.get_text(): a["href"] for a in soup(page).select("ul.authors a")}
+
+
+# --- authors -----------------------------------------------------------------------------------
+
+
+def test_names_equal_after_nfc_and_whitespace_folding_are_one_author(make_site: SiteFactory) -> None:
+    decomposed = "Jose\u0301  Garci\u0301a"  # combining accents, two spaces
+    site = make_site(
+        {
+            "content/a.md": paper("a", "First", f'["{decomposed}"]', date="2024-03-01"),
+            "content/b.md": paper("b", "Second", '["José García"]', date="2024-03-02"),
+        }
+    )
+    out = built(site)
+    assert author_key(decomposed) == "José García"
+    page = soup(out / "authors/jose-garcia/index.html")
+    assert page.h1.get_text() == "José García"
+    # Newest first.
+    assert [a.get_text() for a in page.select(".card-title a")] == ["Second", "First"]
+    assert not (out / "authors/jose-garcia-2").exists()
+    index = soup(out / "authors/index.html")
+    assert [li.get_text(" ", strip=True) for li in index.select("ul.author-index li")] == [
+        "José García 2 papers"
+    ]
+
+
+def test_names_sharing_a_slug_get_distinct_slugs_that_new_papers_do_not_move(
+    make_site: SiteFactory,
+) -> None:
+    site = make_site(
+        {
+            "content/new.md": paper("new", "Newer", "[ADA LOVELACE]", date="2024-03-05"),
+            "content/old.md": paper("old", "Older", "[Ada Lovelace]", date="2024-03-01"),
+        }
+    )
+    out = built(site)
+    # The name listed first on the site keeps the plain slug.
+    assert author_links(out / "papers/old/index.html") == {"Ada Lovelace": "/authors/ada-lovelace/"}
+    assert author_links(out / "papers/new/index.html") == {"ADA LOVELACE": "/authors/ada-lovelace-2/"}
+    assert soup(out / "authors/ada-lovelace-2/index.html").h1.get_text() == "ADA LOVELACE"
+
+    (site / "content/newest.md").write_text(paper("newest", "Newest", "[Ada LOVELACE]", date="2024-03-09"))
+    out = built(site)
+    assert author_links(out / "papers/old/index.html") == {"Ada Lovelace": "/authors/ada-lovelace/"}
+    assert author_links(out / "papers/new/index.html") == {"ADA LOVELACE": "/authors/ada-lovelace-2/"}
+    assert author_links(out / "papers/newest/index.html") == {"Ada LOVELACE": "/authors/ada-lovelace-3/"}
+
+
+def test_every_name_gets_a_safe_slug() -> None:
+    assert name_slug("Łukasz Kaiser") == "lukasz-kaiser"
+    assert name_slug("Petar Veličković") == "petar-velickovic"
+    assert name_slug("Aidan N. Gomez") == "aidan-n-gomez"
+    chinese = name_slug("王小明")
+    assert re.fullmatch(r"author-[0-9a-f]{10}", chinese)
+    assert name_slug("王小明") == chinese != name_slug("李华")
+    assert name_slug("../../etc/passwd") == "etc-passwd"
+
+
+def test_author_pages_show_affiliations_and_paginate(make_site: SiteFactory) -> None:
+    authors = "[{name: Grace Hopper, affiliation: Yale}, Alan Turing]"
+    files = {
+        f"content/p{n:02d}.md": paper(f"p{n:02d}", f"Paper {n}", authors, date=f"2024-03-{n + 1:02d}")
+        for n in range(25)
+    }
+    site = make_site(files, config="title: T\nbase_url: https://example.org/sub/\nper_page: 10\n")
+    out = built(site)
+    page = soup(out / "authors/grace-hopper/index.html")
+    assert page.select_one(".affiliations").get_text() == "Yale"
+    assert page.select_one(".count").get_text(" ", strip=True).startswith("25 papers · page 1 of 3")
+    assert (out / "authors/grace-hopper/page/3/index.html").exists()
+    assert not (out / "authors/grace-hopper/page/4").exists()
+    links = author_links(out / "papers/p00/index.html")
+    assert links == {"Grace Hopper": "/sub/authors/grace-hopper/", "Alan Turing": "/sub/authors/alan-turing/"}
+    card_links = [a["href"] for a in soup(out / "index.html").select(".byline a")]
+    assert card_links == ["/sub/authors/grace-hopper/", "/sub/authors/alan-turing/"]
+
+
+def test_user_text_in_author_names_is_escaped(make_site: SiteFactory) -> None:
+    site = make_site({"content/a.md": paper("a", "A", '["<script>alert(1)</script> Smith"]')})
+    out = built(site)
+    html = (out / "authors/index.html").read_text()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Smith" in html
+    assert (out / "authors/script-alert-1-script-smith/index.html").exists()
+
+
+# --- related papers ----------------------------------------------------------------------------
+
+TOPICS = {
+    "protein": "Protein folding structure prediction with residue contact maps and evolutionary couplings.",
+    "retrieval": "Dense passage retrieval for open domain question answering with dual encoders.",
+    "diffusion": "Denoising diffusion probabilistic models generate images by reversing a noising process.",
+    "robotics": "Quadruped robot locomotion learned with reinforcement learning and domain randomization.",
+    "compiler": "Compiler optimization of loop tiling and vectorization for sparse tensor kernels.",
+    "weather": "Medium range weather forecasting with graph neural networks on icosahedral meshes.",
+}
+
+
+VARIANTS = (
+    "We measure accuracy across benchmarks and report calibration curves.",
+    "Our ablation isolates the contribution of pretraining scale and tokenizer choice.",
+    "A user study with practitioners evaluates usability in deployment.",
+)
+
+
+def related_site(make_site: SiteFactory) -> Path:
+    files = {}
+    for number, (name, text) in enumerate(TOPICS.items()):
+        for variant, extra in enumerate(VARIANTS):
+            files[f"content/{name}{variant}.md"] = paper(
+                f"{name}{variant}",
+                f"{name.capitalize()} study {variant}",
+                body=f"{text} {extra}",
+                date=f"2024-03-{number + 1:02d}",
+            )
+    # protein0 with one sentence reworded.
+    files["content/protein-copy.md"] = paper(
+        "protein-copy",
+        "Protein study revisited",
+        body=f"{TOPICS['protein']} We measure accuracy across benchmarks and also report calibration plots.",
+    )
+    return make_site(files)
+
+
+def test_a_near_duplicate_ranks_first_and_related_papers_share_the_subject(make_site: SiteFactory) -> None:
+    site = related_site(make_site)
+    loaded = load_papers(find_abstract_files(site / "content"))
+    related = related_papers(sorted(loaded.papers, key=lambda p: p.id))
+    assert related["protein0"][0].id == "protein-copy"
+    assert related["protein-copy"][0].id == "protein0"
+    for paper_id, others in related.items():
+        assert len(others) <= RELATED_LIMIT
+        assert paper_id not in {other.id for other in others}
+        subject = paper_id.rstrip("0123456789").removesuffix("-copy")
+        assert others, paper_id
+        same = [other.id.startswith(subject) for other in others]
+        # Papers on the same subject first; others only after them, through a shared sentence.
+        assert same == sorted(same, reverse=True) and same[:2] == [True, True], (paper_id, others)
+
+
+def test_related_papers_appear_on_the_paper_page(make_site: SiteFactory) -> None:
+    out = built(related_site(make_site))
+    page = soup(out / "papers/protein0/index.html")
+    items = page.select("section.related li a")
+    assert items[0].get_text() == "Protein study revisited"
+    assert items[0]["href"] == "/papers/protein-copy/"
+    assert 1 <= len(items) <= RELATED_LIMIT
+
+
+def test_a_paper_sharing_no_words_has_no_related_section(make_site: SiteFactory) -> None:
+    site = make_site(
+        {
+            "content/a.md": paper("a", "Cats", body="Felines purr loudly."),
+            "content/b.md": paper("b", "Volcanoes", body="Magma erupts violently."),
+        }
+    )
+    out = built(site)
+    assert soup(out / "papers/a/index.html").select_one("section.related") is None
+
+
+# --- trending ----------------------------------------------------------------------------------
+
+
+def test_trending_ranks_the_last_7_and_30_days_by_upvotes_then_stars_then_date(
+    make_site: SiteFactory,
+) -> None:
+    def votes(up: int | None, stars: int | None) -> str:
+        return (f"upvotes: {up}\n" if up is not None else "") + (
+            f"stars: {stars}\n" if stars is not None else ""
+        )
+
+    site = make_site(
+        {
+            "content/newest.md": paper("newest", "Newest", date="2024-03-31", extra=votes(5, None)),
+            "content/starred.md": paper("starred", "Starred", date="2024-03-30", extra=votes(5, 100)),
+            "content/edge7.md": paper("edge7", "Seventh day", date="2024-03-25", extra=votes(5, 100)),
+            "content/day8.md": paper("day8", "Eighth day", date="2024-03-24", extra=votes(500, None)),
+            "content/novotes.md": paper("novotes", "No votes", date="2024-03-28"),
+            "content/edge30.md": paper("edge30", "Thirtieth day", date="2024-03-02", extra=votes(1, None)),
+            "content/day31.md": paper("day31", "Thirty-first day", date="2024-03-01", extra=votes(900, None)),
+        }
+    )
+    out = built(site)
+    page = soup(out / "trending/index.html")
+    week, month = page.select("section.trending")
+    titles = [[a.get_text() for a in section.select(".card-title a")] for section in (week, month)]
+    # Equal votes and stars: the newer first.
+    assert titles[0] == ["Starred", "Seventh day", "Newest", "No votes"]
+    assert titles[1] == ["Eighth day", "Starred", "Seventh day", "Newest", "Thirtieth day", "No votes"]
+
+
+def test_trending_is_the_same_whatever_day_the_build_runs(make_site: SiteFactory) -> None:
+    import datetime as dt
+
+    site = make_site({"content/a.md": paper("a", "A", date="2024-03-01", extra="upvotes: 3\n")})
+    first = site.parent / "first"
+    later = site.parent / "later"
+    build(site, BuildOptions(output=first, today=dt.date(2024, 3, 1)))
+    build(site, BuildOptions(output=later, today=dt.date(2026, 1, 1)))
+    assert (first / "trending/index.html").read_bytes() == (later / "trending/index.html").read_bytes()
+
+
+# --- data export -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "_site"
+    build(REPO, BuildOptions(output=out, base_url="https://example.org/sub/"))
+    return out / "data"
+
+
+def validator(data: Path) -> jsonschema.Draft202012Validator:
+    schema = json.loads((data / "schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_every_data_file_is_valid_against_the_schema(example_data: Path) -> None:
+    check = validator(example_data)
+    files = sorted(example_data.glob("*.json"))
+    assert [f.name for f in files] == [
+        "2024-01.json",
+        "2024-02.json",
+        "2024-03.json",
+        "2024-04.json",
+        "index.json",
+        "schema.json",
+    ]
+    for file in files:
+        if file.name != "schema.json":
+            errors = [error.message for error in check.iter_errors(json.loads(file.read_text()))]
+            assert errors == [], file.name
+
+
+def test_the_schema_rejects_what_it_should(example_data: Path) -> None:
+    check = validator(example_data)
+    month = json.loads((example_data / "2024-03.json").read_text())
+    month["papers"][0]["date"] = "14 March 2024"
+    assert not check.is_valid(month)
+    month = json.loads((example_data / "2024-03.json").read_text())
+    del month["papers"][0]["authors"]
+    assert not check.is_valid(month)
+    index = json.loads((example_data / "index.json").read_text())
+    index["kind"] = "month"
+    assert not check.is_valid(index)
+
+
+def test_the_months_hold_every_paper_once_with_every_field(example_data: Path) -> None:
+    index = json.loads((example_data / "index.json").read_text())
+    loaded = load_papers(find_abstract_files(REPO / "content"))
+    published = {p.id: p for p in loaded.papers if not p.draft}
+    records = {}
+    for month in index["months"]:
+        assert month["url"] == f"https://example.org/sub/data/{month['month']}.json"
+        document = json.loads((example_data / f"{month['month']}.json").read_text())
+        assert document["count"] == month["count"] == len(document["papers"])
+        for record in document["papers"]:
+            assert record["id"] not in records
+            assert record["date"].startswith(month["month"])
+            records[record["id"]] = record
+    assert set(records) == set(published) == {entry["id"] for entry in index["papers"]}
+    assert index["count"] == len(published)
+    for paper_id, source in published.items():
+        record = records[paper_id]
+        assert [author["name"] for author in record["authors"]] == [a.name for a in source.authors]
+        assert record["title"] == source.title
+        assert record["abstract"] == source.abstract
+        assert record["links"] == dict(source.links)
+        assert record["upvotes"] == source.upvotes
+        assert record["url"] == f"https://example.org/sub/papers/{paper_id}/"
+
+
+def test_the_documented_schema_is_the_shipped_one(example_data: Path) -> None:
+    text = (REPO / "docs/data.md").read_text()
+    block = re.search(r"```json\n(.*?)\n```", text, re.DOTALL)
+    assert block is not None
+    assert json.loads(block.group(1)) == json.loads((example_data / "schema.json").read_text())
