@@ -3,8 +3,9 @@
 Two spellings are one author when they are equal after Unicode NFC and whitespace folding, and
 only then: "Ada Lovelace" and "ada lovelace" may be two people, and guessing otherwise would merge
 people who share a name more often than it would help. Names are made into ASCII slugs (accents
-dropped); when two names make one slug, the name first listed on the site keeps it and the others
-get ``-2``, ``-3``…, so adding new papers never moves an existing author's page.
+dropped); when two names make one slug, the name with the oldest paper keeps it and the others get
+``-2``, ``-3``… in the order they first appeared, so the daily papers never move an existing
+author's page (adding an *older* paper under another spelling of a shared slug can).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from types import MappingProxyType
 from .content import Paper
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_LETTERS = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
+     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "\u0131": "i"}
+)  # fmt: skip
+"""Latin letters that Unicode does not decompose into a base letter and an accent."""
 
 
 def author_key(name: str) -> str:
@@ -29,7 +35,7 @@ def author_key(name: str) -> str:
 def name_slug(name: str) -> str:
     """``Łukasz Kaiser`` → ``lukasz-kaiser``; a name with no Latin letters or digits gets a slug from
     its hash, so that every name has a stable, file-system-safe URL."""
-    decomposed = unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L"))
+    decomposed = unicodedata.normalize("NFKD", name.translate(_LETTERS))
     ascii_name = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
     slug = _NOT_SLUG.sub("-", ascii_name).strip("-")[:80].strip("-")
     return slug or "author-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]

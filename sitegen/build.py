@@ -21,7 +21,7 @@ from .pages import Page, plan_pages, plan_robots, plan_sitemaps
 from .render import copy_static, make_environment, render_pages, static_files
 from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
-from .themes import find_theme
+from .themes import find_theme, template_dirs
 from .writer import Output, PathClaims, WriteReport, write_site
 
 CONTENT_DIR = "content"
@@ -95,7 +95,7 @@ def plan_site(site_dir: Path, options: BuildOptions) -> Plan:
         pages=pages,
         feeds=plan_feeds(site, config.feed_size),
         warnings=warnings,
-        template_dirs=(site_dir / "templates", theme_dir / "templates"),
+        template_dirs=template_dirs(site_dir, theme_dir),
         static=static_files([theme_dir / "static", site_dir / "static"]),
     )
 

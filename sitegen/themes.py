@@ -35,3 +35,15 @@ def find_theme(site_dir: Path, name: str) -> Path:
             )
         ]
     )
+
+
+def template_dirs(site_dir: Path, theme_dir: Path) -> tuple[Path, ...]:
+    """The site's own templates, then its theme's, then the default theme's: a theme made before
+    sitegen gained a page kind (authors, trending, the e-mail digest) still builds, with the
+    default's template for that page."""
+    fallbacks = [folder / "default" / "templates" for folder in bundled_themes_dirs()]
+    default = next((folder for folder in fallbacks if folder.is_dir()), None)
+    folders = [site_dir / "templates", theme_dir / "templates"]
+    if default is not None and default.resolve() != (theme_dir / "templates").resolve():
+        folders.append(default)
+    return tuple(folders)

@@ -90,6 +90,9 @@ def test_every_name_gets_a_safe_slug() -> None:
     assert name_slug("Łukasz Kaiser") == "lukasz-kaiser"
     assert name_slug("Petar Veličković") == "petar-velickovic"
     assert name_slug("Aidan N. Gomez") == "aidan-n-gomez"
+    assert name_slug("Søren Kierkegaard") == "soren-kierkegaard"
+    assert name_slug("Johann Strauß") == "johann-strauss"
+    assert name_slug("Hans Christian Ørsted") == "hans-christian-orsted"
     chinese = name_slug("王小明")
     assert re.fullmatch(r"author-[0-9a-f]{10}", chinese)
     assert name_slug("王小明") == chinese != name_slug("李华")
@@ -229,15 +232,21 @@ def test_trending_ranks_the_last_7_and_30_days_by_upvotes_then_stars_then_date(
     assert titles[1] == ["Eighth day", "Starred", "Seventh day", "Newest", "Thirtieth day", "No votes"]
 
 
-def test_trending_is_the_same_whatever_day_the_build_runs(make_site: SiteFactory) -> None:
+def test_trending_counts_back_from_the_newest_listing_day_not_the_clock(make_site: SiteFactory) -> None:
     import datetime as dt
 
-    site = make_site({"content/a.md": paper("a", "A", date="2024-03-01", extra="upvotes: 3\n")})
-    first = site.parent / "first"
-    later = site.parent / "later"
-    build(site, BuildOptions(output=first, today=dt.date(2024, 3, 1)))
-    build(site, BuildOptions(output=later, today=dt.date(2026, 1, 1)))
-    assert (first / "trending/index.html").read_bytes() == (later / "trending/index.html").read_bytes()
+    site = make_site(
+        {
+            "content/a.md": paper("a", "Listed last", date="2024-03-01", extra="upvotes: 3\n"),
+            "content/b.md": paper("b", "A week before", date="2024-02-23", extra="upvotes: 9\n"),
+        }
+    )
+    out = site.parent / "out"
+    # Two years after the newest paper, a "last 7 days" counted from the clock would be empty.
+    build(site, BuildOptions(output=out, today=dt.date(2026, 1, 1)))
+    week, month = soup(out / "trending/index.html").select("section.trending")
+    assert [a.get_text() for a in week.select(".card-title a")] == ["Listed last"]
+    assert [a.get_text() for a in month.select(".card-title a")] == ["A week before", "Listed last"]
 
 
 # --- data export -------------------------------------------------------------------------------
@@ -316,3 +325,29 @@ def test_the_documented_schema_is_the_shipped_one(example_data: Path) -> None:
     block = re.search(r"```json\n(.*?)\n```", text, re.DOTALL)
     assert block is not None
     assert json.loads(block.group(1)) == json.loads((example_data / "schema.json").read_text())
+
+
+def test_a_theme_made_before_these_pages_still_builds_with_the_defaults(make_site: SiteFactory) -> None:
+    import shutil
+
+    site = make_site(
+        {"content/a.md": paper("a", "A")},
+        config="title: T\nbase_url: https://example.org/\ntheme: old\n",
+    )
+    old = site / "themes/old"
+    shutil.copytree(REPO / "themes/default", old)
+    for name in ("authors.html", "author.html", "trending.html"):
+        (old / "templates" / name).unlink()
+    (old / "templates/paper.html").write_text(
+        '{% extends "base.html" %}{% block main %}<h1>Old theme: {{ paper.title }}</h1>{% endblock %}'
+    )
+    out = built(site)
+    assert soup(out / "papers/a/index.html").h1.get_text() == "Old theme: A"
+    assert soup(out / "authors/ada-lovelace/index.html").h1.get_text() == "Ada Lovelace"
+    assert soup(out / "trending/index.html").h1.get_text() == "Trending"
+
+
+def test_trending_cards_are_headed_below_their_period(make_site: SiteFactory) -> None:
+    out = built(make_site({"content/a.md": paper("a", "A", extra="upvotes: 1\n")}))
+    headings = [h.name for h in soup(out / "trending/index.html").select("main h1, main h2, main h3")]
+    assert headings == ["h1", "h2", "h3", "h2", "h3"]

@@ -137,8 +137,9 @@
     var keywords = matchers(current.keywords, wordMatcher);
     var authors = matchers(current.authors, nameMatcher);
     var excluded = matchers(current.exclude, wordMatcher);
-    var matched = 0;
-    var hidden = 0;
+    /* Counted by paper, not by card: a paper can be listed twice on a page (trending's 7 and 30 days). */
+    var matchedPapers = {};
+    var hiddenPapers = {};
     cards.forEach(function (card) {
       function hits(list, subject) {
         return list.filter(function (m) { return m.test(subject); }).map(function (m) { return m.label; });
@@ -154,9 +155,13 @@
       card.card.classList.toggle("card--match", words.length + names.length > 0);
       card.card.classList.toggle("card--excluded", outs.length > 0);
       card.item.hidden = outs.length > 0 && !showExcluded;
-      if (outs.length) hidden += 1;
-      else if (words.length || names.length) matched += 1;
+      var link = card.title && card.title.querySelector("a");
+      var paper = link ? link.getAttribute("href") : String(cards.indexOf(card));
+      if (outs.length) hiddenPapers[paper] = true;
+      else if (words.length || names.length) matchedPapers[paper] = true;
     });
+    var matched = Object.keys(matchedPapers).length;
+    var hidden = Object.keys(hiddenPapers).length;
     var parts = [];
     if (keywords.length || authors.length) parts.push(matched ? papers(matched) + " highlighted" : "No paper highlighted");
     if (hidden) parts.push(papers(hidden) + " hidden by your filters" + (showExcluded ? ", shown anyway" : ""));
