@@ -42,6 +42,26 @@ def json_ld(data: Any) -> Markup:
     return Markup(script_safe_json(data, sort_keys=True, separators=(",", ":")))
 
 
+CARD_MACROS = "_macros.html"
+
+
+def card_renderer(env: jinja2.Environment) -> Any:
+    """``card(paper, show_date, heading)`` for templates: the ``paper_card`` macro of
+    ``_macros.html``, rendered once per paper and variant however many lists show it. A paper
+    appears on its day, month, topics and every author's page; rendering its card each time was
+    most of the render stage."""
+    cards: dict[tuple[str, bool, str], Markup] = {}
+
+    def card(paper: Any, show_date: bool = False, heading: str = "h2") -> Markup:
+        key = (paper.id, bool(show_date), heading)
+        html = cards.get(key)
+        if html is None:
+            html = cards[key] = env.get_template(CARD_MACROS).module.paper_card(paper, show_date, heading)  # type: ignore[attr-defined]
+        return html
+
+    return card
+
+
 def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja2.Environment:
     """Templates from the site's own folder win over the theme's, file by file."""
     env = jinja2.Environment(
@@ -72,6 +92,7 @@ def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja
         url=url,
         absolute_url=absolute_url,
         json_ld=json_ld,
+        card=card_renderer(env),
         site_feeds=feed_links(config.title, urls.HOME, base_path),
     )
     env.filters["long_date"] = long_date

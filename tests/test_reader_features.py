@@ -351,3 +351,21 @@ def test_trending_cards_are_headed_below_their_period(make_site: SiteFactory) ->
     out = built(make_site({"content/a.md": paper("a", "A", extra="upvotes: 1\n")}))
     headings = [h.name for h in soup(out / "trending/index.html").select("main h1, main h2, main h3")]
     assert headings == ["h1", "h2", "h3", "h2", "h3"]
+
+
+def test_a_sites_own_card_macro_is_used_on_every_list(make_site: SiteFactory) -> None:
+    # Cards are rendered once per paper and reused on every list (render.card_renderer): the
+    # site's own _macros.html must still be the one used, on every kind of list.
+    macros = (REPO / "themes/default/templates/_macros.html").read_text()
+    custom = macros.replace('<article class="card">', '<article class="card custom-card">')
+    site = make_site(
+        {
+            "content/a.md": paper("a", "A", extra="upvotes: 1\ntopics: [vision]\n"),
+            "templates/_macros.html": custom,
+        }
+    )
+    out = built(site)
+    for page in ("index.html", "2024/03/index.html", "2024/03/01/index.html", "topics/vision/index.html",
+                 "authors/ada-lovelace/index.html", "trending/index.html"):  # fmt: skip
+        cards = soup(out / page).select("article.card")
+        assert cards and all("custom-card" in card["class"] for card in cards), page
