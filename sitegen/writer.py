@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -32,7 +33,10 @@ class Output:
 @dataclass(frozen=True, slots=True)
 class WriteReport:
     files: int
+    """Files in the new output."""
     bytes: int
+    written: int = 0
+    """Files whose bytes are new; the others are the previous output's files, linked, not rewritten."""
 
 
 def safe_relative_path(path: str) -> PurePosixPath:
@@ -73,7 +77,7 @@ def write_site(outputs: Iterable[Output], out_dir: Path) -> WriteReport:
     _remove_leftovers(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        report = _write_all(outputs, staging)
+        report = _write_all(outputs, staging, previous=out_dir if out_dir.is_dir() else None)
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -92,21 +96,37 @@ def _remove_leftovers(out_dir: Path) -> None:
             os.rename(leftover, out_dir)  # killed between the two renames: the old site comes back
 
 
-def _write_all(outputs: Iterable[Output], staging: Path) -> WriteReport:
+def _write_all(outputs: Iterable[Output], staging: Path, previous: Path | None) -> WriteReport:
     claims = PathClaims()
     made_dirs: set[str] = set()
-    files = size = 0
+    files = size = written = 0
     for output in outputs:
         relative = claims.claim(output.path, output.source)
         parent = str(relative.parent)
         if parent not in made_dirs:
             os.makedirs(staging / parent, exist_ok=True)
             made_dirs.add(parent)
-        with open(staging / relative, "wb") as handle:
-            handle.write(output.data)
+        if previous is None or not _link_unchanged(previous / relative, staging / relative, output.data):
+            with open(staging / relative, "wb") as handle:
+                handle.write(output.data)
+            written += 1
         files += 1
         size += len(output.data)
-    return WriteReport(files, size)
+    return WriteReport(files, size, written)
+
+
+def _link_unchanged(old: Path, new: Path, data: bytes) -> bool:
+    """Hard-link the previous build's file into the new output when its bytes are the same, so an
+    unchanged file keeps its inode and modification time: deploy tools and ``rsync`` see that
+    nothing changed, and nothing is written. Only a regular file (never a symlink) is linked."""
+    try:
+        status = old.lstat()
+        if not stat.S_ISREG(status.st_mode) or status.st_size != len(data) or old.read_bytes() != data:
+            return False
+        os.link(old, new, follow_symlinks=False)
+    except OSError:  # gone, unreadable, or a file system without hard links: write it
+        return False
+    return True
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

@@ -56,3 +56,34 @@ def test_the_new_output_replaces_the_old_whole(tmp_path: Path) -> None:
     report = write_site([Output("kept.html", b"2", "second")], out)
     assert snapshot(out) == {"kept.html": b"2"}
     assert (report.files, report.bytes) == (1, 1)
+
+
+def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    first = write_site([Output("a.html", b"same", "a"), Output("b/c.html", b"old", "c")], out)
+    assert (first.files, first.written) == (2, 2)
+    inode_a = (out / "a.html").stat().st_ino
+    mtime_a = (out / "a.html").stat().st_mtime_ns
+    second = write_site(
+        [Output("a.html", b"same", "a"), Output("b/c.html", b"new", "c"), Output("d.html", b"d", "d")], out
+    )
+    assert (second.files, second.written) == (3, 2)
+    assert (out / "a.html").stat().st_ino == inode_a
+    assert (out / "a.html").stat().st_mtime_ns == mtime_a
+    assert snapshot(out) == {"a.html": b"same", "b/c.html": b"new", "d.html": b"d"}
+    # Same size, other bytes: rewritten.
+    third = write_site([Output("a.html", b"SAME", "a")], out)
+    assert third.written == 1
+    assert snapshot(out) == {"a.html": b"SAME"}
+
+
+def test_a_symlink_in_the_old_output_is_never_linked_into_the_new(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"same")
+    out = tmp_path / "_site"
+    out.mkdir()
+    (out / "a.html").symlink_to(secret)
+    report = write_site([Output("a.html", b"same", "a")], out)
+    assert report.written == 1
+    assert not (out / "a.html").is_symlink()
+    assert (out / "a.html").stat().st_ino != secret.stat().st_ino
