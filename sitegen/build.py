@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from .pages import Page, plan_pages, plan_robots, plan_sitemaps
 from .render import copy_static, make_environment, render_pages, static_files
 from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
+from .stopwatch import Stopwatch
 from .themes import find_theme, template_dirs
 from .writer import Output, PathClaims, WriteReport, write_site
 
@@ -65,15 +66,18 @@ class BuildReport:
     written: WriteReport
     output: Path
     seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage (``--profile``)."""
 
 
-def plan_site(site_dir: Path, options: BuildOptions) -> Plan:
+def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None = None) -> Plan:
     """Load, validate, select, index and plan; raises ``InputError`` listing every problem."""
+    watch = stopwatch or Stopwatch()
     overrides: Mapping[str, Any] = {"base_url": options.base_url} if options.base_url else {}
     config = load_config(site_dir, overrides)
     theme_dir = find_theme(site_dir, config.theme)
 
-    loaded = load_papers(find_abstract_files(site_dir / CONTENT_DIR), shown_root=_shown_root(site_dir))
+    with watch.stage("load"):
+        loaded = load_papers(find_abstract_files(site_dir / CONTENT_DIR), shown_root=_shown_root(site_dir))
     errors = [problem for problem in loaded.problems if problem.is_error]
     warnings = tuple(problem for problem in loaded.problems if not problem.is_error)
     if errors or (options.strict and warnings):
@@ -84,16 +88,19 @@ def plan_site(site_dir: Path, options: BuildOptions) -> Plan:
     selection = select_papers(
         papers, include_drafts=options.drafts, include_future=options.future, today=today
     )
-    site = index_site(config, selection.papers)
-    pages = plan_pages(site)
-    pages += plan_sitemaps(pages)
-    pages.append(plan_robots())
+    with watch.stage("index"):
+        site = index_site(config, selection.papers)
+    with watch.stage("plan"):
+        pages = plan_pages(site)
+        pages += plan_sitemaps(pages)
+        pages.append(plan_robots())
+        feeds = plan_feeds(site, config.feed_size)
     return Plan(
         config=config,
         site=site,
         selection=selection,
         pages=pages,
-        feeds=plan_feeds(site, config.feed_size),
+        feeds=feeds,
         warnings=warnings,
         template_dirs=template_dirs(site_dir, theme_dir),
         static=static_files([theme_dir / "static", site_dir / "static"]),
@@ -104,23 +111,41 @@ GITHUB_PAGES_MARKER = Output(".nojekyll", b"", "the GitHub Pages marker")
 """Tells GitHub Pages to serve the files as they are, without running Jekyll over them."""
 
 
-def build(site_dir: Path, options: BuildOptions = BuildOptions()) -> BuildReport:
-    """Build the site in ``site_dir``: plan every page, render it, write the lot atomically."""
-    plan = plan_site(site_dir, options)
+def build(
+    site_dir: Path, options: BuildOptions = BuildOptions(), progress: Callable[[int], None] | None = None
+) -> BuildReport:
+    """Build the site in ``site_dir``: plan every page, render it, write the lot atomically.
+    ``progress`` is told how many files are done, as each one is."""
+    watch = Stopwatch()
+    plan = plan_site(site_dir, options, watch)
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
     check_output_folder(site_dir, output_dir)
     env = make_environment(plan.config, plan.template_dirs)
-    outputs = itertools.chain(
-        render_pages(plan.pages, env),
-        render_feeds(plan.feeds, plan.config.title),
-        render_search(plan.site),
-        render_citations(plan.site),
-        render_data(plan.site),
-        copy_static(plan.static),
+    outputs: Iterator[Output] = itertools.chain(
+        watch.timed("render pages", render_pages, plan.pages, env),
+        watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
+        watch.timed("search index", render_search, plan.site),
+        watch.timed("citations", render_citations, plan.site),
+        watch.timed("data export", render_data, plan.site),
+        watch.timed("static files", copy_static, plan.static),
         [GITHUB_PAGES_MARKER],
     )
-    written = write_site(outputs, output_dir)
-    return BuildReport(plan, written, output_dir)
+    if progress is not None:
+        outputs = _counted(outputs, progress)
+    planning = set(watch.seconds)
+    with watch.stage("write"):
+        written = write_site(outputs, output_dir)
+    # The writer pulled every output through the renderers: their time is theirs, not writing's.
+    watch.add(
+        "write", -sum(seconds for name, seconds in watch.seconds.items() if name not in planning | {"write"})
+    )
+    return BuildReport(plan, written, output_dir, watch.seconds)
+
+
+def _counted(outputs: Iterable[Output], progress: Callable[[int], None]) -> Iterator[Output]:
+    for done, output in enumerate(outputs, start=1):
+        progress(done)
+        yield output
 
 
 def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
