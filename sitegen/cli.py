@@ -23,14 +23,7 @@ from .errors import InputError, Problem, SitegenError, UsageError
 from .fetch import ARXIV_API, ArxivClient, fetch_arxiv
 from .importers import READERS
 from .importing import ImportProblem, Record, SourceError, import_records
-from .mail import (
-    mail_settings,
-    read_recipients,
-    recipients_from_environment,
-    send_digest,
-    sender_from_environment,
-    unsubscribe_from_environment,
-)
+from .mail import mailing_from_environment, send_digest, sender_from_environment, unsubscribe_from_environment
 from .pages import long_date
 from .scaffold import init_site, new_paper
 from .serve import serve
@@ -152,6 +145,8 @@ def make_parser() -> argparse.ArgumentParser:
                 metavar="OUT",
                 help=f"output folder (default: SITE/{DEFAULT_OUTPUT})",
             )
+            sub.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+            sub.add_argument("--profile", action="store_true", help="print the seconds each stage took")
         sub.add_argument("--base-url", type=_base_url_argument, metavar="URL", help="override base_url")
         sub.add_argument("--drafts", action="store_true", help="include papers marked draft: true")
         sub.add_argument(
@@ -246,11 +241,42 @@ def run(args: argparse.Namespace) -> int:
         print_problems(plan.warnings)
         print(f"OK: {_summary(plan)}")
         return 0
-    report = build(args.site, options)
+    # A running count on a terminal only: in CI logs and pipes it would be noise.
+    progress = Progress() if sys.stderr.isatty() and not args.quiet else None
+    try:
+        report = build(args.site, options, progress)
+    finally:
+        if progress is not None:
+            progress.clear()
     print_problems(report.plan.warnings)
     seconds = time.perf_counter() - started
-    print(f"Built {_summary(report.plan)} into {report.output} in {seconds:.2f} s")
+    written = report.written
+    if not args.quiet:
+        print(
+            f"Built {_summary(report.plan)} into {report.output} in {seconds:.2f} s "
+            f"({written.written} files written, {written.files - written.written} unchanged)"
+        )
+    if args.profile:
+        for stage, stage_seconds in report.seconds.items():
+            print(f"  {stage:14s} {stage_seconds:7.2f} s")
     return 0
+
+
+class Progress:
+    """``  12,345 files`` on one terminal line, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self._shown_at = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self._shown_at >= 0.1:
+            self._shown_at = now
+            print(f"\r  {done:,} files", end="", file=sys.stderr, flush=True)
+
+    def clear(self) -> None:
+        if self._shown_at:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -302,13 +328,8 @@ def run_digest(args: argparse.Namespace) -> int:
         raise UsageError("--recipients is for --send; without it the message is only printed")
     # Settings and recipients are checked before the site is loaded, so a misconfigured job fails
     # every day, not only on days with papers.
-    settings = mail_settings(os.environ) if args.send else None
-    recipients: tuple[str, ...] = ()
-    if args.send:
-        recipients = (
-            read_recipients(args.recipients) if args.recipients else recipients_from_environment(os.environ)
-        )
-    unsubscribe = unsubscribe_from_environment(os.environ)
+    mailing = mailing_from_environment(os.environ, args.recipients) if args.send else None
+    unsubscribe = mailing.unsubscribe if mailing else unsubscribe_from_environment(os.environ)
 
     plan = plan_site(args.site, BuildOptions(base_url=args.base_url))
     print_problems(plan.warnings)
@@ -325,7 +346,7 @@ def run_digest(args: argparse.Namespace) -> int:
         return 0
 
     digest = make_digest(plan, day, unsubscribe)
-    sender = settings.sender if settings else sender_from_environment(os.environ)
+    sender = mailing.settings.sender if mailing else sender_from_environment(os.environ)
     message = digest_message(
         digest,
         sender=sender,
@@ -333,14 +354,22 @@ def run_digest(args: argparse.Namespace) -> int:
         now=dt.datetime.now(zone),
         unsubscribe=unsubscribe,
     )
-    papers = f"{len(digest.papers)} paper{'s' if len(digest.papers) != 1 else ''}"
+    papers = f"{digest.total} paper{'s' if digest.total != 1 else ''}"
+    if len(digest.papers) < digest.total:
+        papers = f"the first {len(digest.papers)} of {papers}"
     if args.output:
         args.output.write_bytes(message.as_bytes())
         print(f"Wrote the digest of {long_date(day)} ({papers}) to {args.output}", file=status)
-    if settings:
-        send_digest(message, recipients, settings)
-        people = f"{len(recipients)} recipient{'s' if len(recipients) != 1 else ''}"
-        print(f"Sent the digest of {long_date(day)} ({papers}) to {people} via {settings.server}")
+    if mailing:
+        delivery = send_digest(
+            message,
+            mailing.recipients,
+            mailing.settings,
+            warn=lambda line: print(f"sitegen: warning: {line}", file=sys.stderr),
+        )
+        sent = len(delivery.sent)
+        people = f"{sent} recipient{'s' if sent != 1 else ''}"
+        print(f"Sent the digest of {long_date(day)} ({papers}) to {people} via {mailing.settings.server}")
     elif not args.output:
         if sender is None:
             print("(no SITEGEN_DIGEST_FROM set: the preview has no From: header)", file=sys.stderr)

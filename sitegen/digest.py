@@ -3,7 +3,8 @@
 Both parts come from the theme's ``email/digest.txt`` and ``email/digest.html``, which a site's own
 ``templates/email/`` replaces like any other template. Every link is absolute, since a message
 has no address to resolve relative links against, and the HTML part styles each element inline:
-many mail clients drop ``<style>`` elements and never load stylesheets or run scripts.
+many mail clients drop ``<style>`` elements and never load stylesheets or run scripts. A long day
+is capped at ``DIGEST_LIMIT`` papers, which keeps the message under the size Gmail clips at.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from .content import Paper
 from .pages import long_date
 from .render import make_environment, template_problem
 from .site import Site
-from .themes import bundled_themes_dirs
 from .views import PaperView, TopicRef, paper_view, topic_refs
 
 TEXT_TEMPLATE = "email/digest.txt"
@@ -34,6 +34,9 @@ OTHER_GROUP = "Other"
 """The group of papers that have no topic."""
 UNDISCLOSED_RECIPIENTS = "undisclosed-recipients:;"
 """The ``To:`` of a message sent to Bcc recipients only: an empty group, so no address is shown."""
+DIGEST_LIMIT = 50
+"""Papers in one digest at most, the first in the day's listing order; the rest are a link away.
+Gmail clips an HTML part over about 102 KB, which is about 95 papers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,9 @@ class Digest:
     html: str
     """The HTML part: a whole document, inline styles only."""
     papers: tuple[Paper, ...]
-    """The day's papers, in listing order."""
+    """The papers in the digest: the day's first ``DIGEST_LIMIT``, in listing order."""
+    total: int
+    """The day's papers, all of them: more than ``len(papers)`` when the digest is capped."""
 
 
 def latest_day(site: Site) -> dt.date | None:
@@ -91,21 +96,23 @@ def group_by_topic(papers: Sequence[Paper], refs: dict[str, TopicRef]) -> tuple[
     return tuple(groups)
 
 
-def make_digest(plan: Plan, day: dt.date, unsubscribe: str = "") -> Digest:
-    """Render the digest of ``day``; ``unsubscribe`` is a link shown at the end, when given."""
-    papers = plan.site.days.get(day, ())
-    subject = digest_subject(plan.config.title, day, len(papers))
+def make_digest(plan: Plan, day: dt.date, unsubscribe: str = "", limit: int = DIGEST_LIMIT) -> Digest:
+    """Render the digest of ``day``: its first ``limit`` papers, grouped by topic, and a link to the
+    day's page for all of them when there are more. ``unsubscribe`` is a link shown at the end."""
+    everything = plan.site.days.get(day, ())
+    papers = everything[:limit]
+    subject = digest_subject(plan.config.title, day, len(everything))
     context: dict[str, Any] = {
         "subject": subject,
         "day": day,
         "day_url": urls.day(day),
-        "count": len(papers),
+        "count": len(everything),
+        "shown": len(papers),
         "groups": group_by_topic(papers, topic_refs(plan.site)),
         "unsubscribe": unsubscribe,
     }
-    # A theme without email/ templates (one made before the digest existed) gets the default's.
-    fallback = [folder / "default" / "templates" for folder in bundled_themes_dirs()]
-    html_env = make_environment(plan.config, [*plan.template_dirs, *fallback])
+    # plan.template_dirs end with the default theme's, so a theme without email/ templates works.
+    html_env = make_environment(plan.config, plan.template_dirs)
     # Plain text must reach the reader as written: "R&D" escaped to "R&amp;D" would be a bug there.
     text_env = html_env.overlay(autoescape=False)
     return Digest(
@@ -114,6 +121,7 @@ def make_digest(plan: Plan, day: dt.date, unsubscribe: str = "") -> Digest:
         text=_render(text_env, TEXT_TEMPLATE, context),
         html=_render(html_env, HTML_TEMPLATE, context),
         papers=tuple(papers),
+        total=len(everything),
     )
 
 

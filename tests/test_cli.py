@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from sitegen.cli import main
 
 from .conftest import SiteFactory, paper_text
 from .helpers import snapshot, soup
@@ -202,3 +205,18 @@ def test_repeated_warnings_are_folded(make_site: SiteFactory) -> None:
     assert len(warnings) == 5
     assert "… and 7 more like this: unknown field 'colour' is ignored" in result.stderr
     assert sitegen("check", "--strict", cwd=site).returncode == 1
+
+
+def test_build_quiet_profile_and_the_count_of_files_written(
+    make_site: SiteFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = make_site({"content/a.md": paper_text()})
+    assert main(["build", str(site), "--profile"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.search(r"\((\d+) files written, 0 unchanged\)$", lines[0])
+    assert [line.split()[0] for line in lines[1:4]] == ["load", "index", "plan"]
+    assert lines[-1].split()[0] == "write"
+    assert main(["build", str(site)]) == 0
+    assert re.search(r"\(0 files written, (\d+) unchanged\)$", capsys.readouterr().out)
+    assert main(["build", str(site), "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 import textwrap
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -18,17 +20,21 @@ from typing import Any
 
 import html5lib
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from bs4 import BeautifulSoup
 
+from sitegen import mail
 from sitegen.cli import main
 from sitegen.config import load_config
+from sitegen.digest import DIGEST_LIMIT
 from sitegen.errors import InputError
 
 from .conftest import SiteFactory, paper_text
 from .helpers import soup
 
+ROOT = Path(__file__).resolve().parent.parent
 FROM = "Digest Bot <digest@example.org>"
 READERS = ["ada@example.org", "alan@example.net"]
 UMLAUT_TITLE = "Über Quantisierung — 量子化 ✓"
@@ -68,13 +74,30 @@ class Recorder:
 
 @dataclass
 class RefusingRecipients(Recorder):
+    """Refuses some recipients, quoting the address as Postfix does."""
+
     refused: tuple[str, ...] = ()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refused:
-            return "550 5.1.1 No such user"
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@dataclass
+class CappingRecipients(Recorder):
+    """A provider's limit on recipients a message: 452 for every one past ``cap`` in a transaction."""
+
+    cap: int = 3
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.cap:
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -82,6 +105,22 @@ class RefusingRecipients(Recorder):
 class RefusingData(Recorder):
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         return "550 5.7.1 Rejected as spam"
+
+
+class ClosingOnQuit(Recorder):
+    """Accepts the message, then answers QUIT with 421, as some servers do when busy."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Envelope) -> str:
+        return "421 4.3.2 Service shutting down"
+
+
+class DroppingAfterData(Recorder):
+    """Takes the message's data, then drops the connection without confirming it."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        server.transport.close()
+        return "250 Message accepted for delivery"
 
 
 def raw(envelope: Envelope) -> bytes:
@@ -171,6 +210,13 @@ def recipients_file(tmp_path: Path) -> Path:
     return path
 
 
+def many_readers(tmp_path: Path, count: int) -> tuple[Path, list[str]]:
+    readers = [f"reader{number}@example.org" for number in range(1, count + 1)]
+    path = tmp_path / "many.txt"
+    path.write_text("".join(f"{address}\n" for address in readers), encoding="utf-8")
+    return path, readers
+
+
 def sitegen(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -183,6 +229,12 @@ def send(capsys: pytest.CaptureFixture[str], site: Path, tmp_path: Path, *more: 
         "digest", str(site), "--date", "2024-03-11", "--send", "--recipients", str(recipients_file(tmp_path)),
         *more,
     )  # fmt: skip
+
+
+def send_to(capsys: pytest.CaptureFixture[str], site: Path, readers: Path) -> tuple[int, str, str]:
+    return sitegen(
+        capsys, "digest", str(site), "--date", "2024-03-11", "--send", "--recipients", str(readers)
+    )
 
 
 def html_of(message: EmailMessage) -> BeautifulSoup:
@@ -396,8 +448,8 @@ def test_a_login_is_used_when_given(
     [
         (
             RefusingRecipients(refused=tuple(READERS)),
-            "refused every recipient: ada@example.org (550 5.1.1 No such user), "
-            "alan@example.net (550 5.1.1 No such user); nothing was sent",
+            "refused every recipient: 550 5.1.1 <…>: Recipient address rejected: User unknown "
+            "({readers}:3, {readers}:5); nothing was sent",
         ),
         (RefusingData(), "refused the message: 550 5.7.1 Rejected as spam; nothing was sent"),
     ],
@@ -416,7 +468,8 @@ def test_a_refusing_server_is_a_clear_error(
     mail_settings_for(monkeypatch, server.port)
     code, out, err = send(capsys, make_day_site(make_site), tmp_path)
     assert (code, out) == (1, "")
-    assert err == f"sitegen: the mail server 127.0.0.1:{server.port} {message}\n"
+    readers = tmp_path / "readers.txt"
+    assert err == f"sitegen: the mail server 127.0.0.1:{server.port} {message.format(readers=readers)}\n"
     assert server.handler.envelopes == []
 
 
@@ -433,7 +486,8 @@ def test_some_refused_recipients_are_named_and_fail_the_run(
     assert code == 1
     assert err == (
         f"sitegen: the mail server 127.0.0.1:{server.port} refused 1 of 2 recipients: "
-        "alan@example.net (550 5.1.1 No such user); the other 1 were sent the digest\n"
+        f"550 5.1.1 <…>: Recipient address rejected: User unknown ({tmp_path / 'readers.txt'}:5); "
+        "the other 1 were sent the digest\n"
     )
     assert server.handler.envelopes[0].rcpt_tos == ["ada@example.org"]
 
@@ -500,7 +554,7 @@ def test_missing_settings_are_listed_at_once(
     )
 
 
-def test_bad_settings_are_listed_at_once(
+def test_bad_settings_recipients_and_unsubscribe_link_are_listed_at_once(
     make_site: SiteFactory,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -508,16 +562,86 @@ def test_bad_settings_are_listed_at_once(
 ) -> None:
     mail_settings_for(
         monkeypatch, 25, SITEGEN_SMTP_HOST="smtp.example.org", SITEGEN_SMTP_PORT="smtp",
-        SITEGEN_SMTP_USER="digest", SITEGEN_SMTP_PASSWORD="x", SITEGEN_DIGEST_FROM="nobody",
+        SITEGEN_SMTP_USER="digest", SITEGEN_SMTP_PASSWORD="x", SITEGEN_SMTP_BATCH="0",
+        SITEGEN_DIGEST_FROM="nobody", SITEGEN_DIGEST_UNSUBSCRIBE="http://example.org/unsubscribe",
     )  # fmt: skip
+    readers = tmp_path / "readers.txt"
+    readers.write_text("ada@example.org\nAlan <alan@example.net>\n", encoding="utf-8")
+    code, out, err = sitegen(
+        capsys, "digest", str(make_day_site(make_site)), "--send", "--recipients", str(readers)
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "sitegen: cannot send the digest (see docs/digest.md):\n"
+        "SITEGEN_SMTP_PORT must be a port number from 1 to 65535, got 'smtp'\n"
+        "SITEGEN_SMTP_TLS=none would send the readers' addresses and the password to smtp.example.org "
+        "unencrypted; use starttls or ssl (none is only for a mail server on this machine: localhost, "
+        "127.0.0.0/8 or ::1)\n"
+        "SITEGEN_SMTP_BATCH must be a whole number of recipients from 1 up, got '0'\n"
+        "SITEGEN_DIGEST_FROM must be an address such as digest@example.org or "
+        "'Reading Group <digest@example.org>', got 'nobody'\n"
+        f"{readers}:2: not a bare e-mail address; write addresses such as a@b.org, one address a line\n"
+        "SITEGEN_DIGEST_UNSUBSCRIBE must be a mailto: or https:// URL such as "
+        "mailto:digest@example.org?subject=unsubscribe, got 'http://example.org/unsubscribe'\n"
+    )
+    assert "alan@example.net" not in err
+
+
+@pytest.mark.parametrize("login", [False, True], ids=["no login", "login"])
+def test_no_tls_is_refused_for_a_host_on_another_machine(
+    make_site: SiteFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    login: bool,
+) -> None:
+    credentials = {"SITEGEN_SMTP_USER": "digest", "SITEGEN_SMTP_PASSWORD": "x"} if login else {}
+    mail_settings_for(monkeypatch, 25, SITEGEN_SMTP_HOST="smtp.example.org", **credentials)
     code, _, err = send(capsys, make_day_site(make_site), tmp_path)
     assert code == 2
+    password = " and the password" if login else ""
     assert err == (
-        "sitegen: cannot send the digest: SITEGEN_SMTP_PORT must be a port number from 1 to 65535, "
-        "got 'smtp'; SITEGEN_SMTP_TLS=none would send the password to smtp.example.org unencrypted; "
-        "use starttls or ssl (none is for a mail server on this machine); SITEGEN_DIGEST_FROM must be "
-        "an address such as digest@example.org or 'Reading Group <digest@example.org>', got 'nobody' "
-        "(see docs/digest.md)\n"
+        f"sitegen: cannot send the digest: SITEGEN_SMTP_TLS=none would send the readers' addresses{password} "
+        "to smtp.example.org unencrypted; use starttls or ssl (none is only for a mail server on this "
+        "machine: localhost, 127.0.0.0/8 or ::1) (see docs/digest.md)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("smtp.example.org", False),
+        ("localhost.example.org", False),
+        ("10.0.0.1", False),
+        ("128.0.0.1", False),
+        ("::2", False),
+        ("", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert mail.is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("batch", ["none", "-5", "1.5", "0"])
+def test_the_batch_size_must_be_a_positive_whole_number(
+    make_site: SiteFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    batch: str,
+) -> None:
+    mail_settings_for(monkeypatch, 25, SITEGEN_SMTP_BATCH=batch)
+    code, _, err = send(capsys, make_day_site(make_site), tmp_path)
+    assert (code, err) == (
+        2,
+        f"sitegen: cannot send the digest: SITEGEN_SMTP_BATCH must be a whole number of recipients "
+        f"from 1 up, got '{batch}' (see docs/digest.md)\n",
     )
 
 
@@ -538,11 +662,279 @@ def test_bad_recipient_lines_are_named_and_nothing_is_sent(
     )  # fmt: skip
     assert code == 2
     assert err == (
-        "sitegen: bad recipients; nothing was sent:\n"
-        f"{readers}:2: 'Alan Turing <alan@example.net>' is not an e-mail address; write one bare address, a@b.org\n"
-        f"{readers}:4: 'nobody' is not an e-mail address; write one bare address, a@b.org\n"
+        "sitegen: cannot send the digest (see docs/digest.md):\n"
+        f"{readers}:2: not a bare e-mail address; write addresses such as a@b.org, one address a line\n"
+        f"{readers}:4: not a bare e-mail address; write addresses such as a@b.org, one address a line\n"
     )
+    assert "alan@example.net" not in err
     assert server.handler.envelopes == []
+
+
+def test_bad_recipients_in_the_variable_are_named_by_position(
+    make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mail_settings_for(monkeypatch, 25, SITEGEN_DIGEST_TO="ada@example.org, Alan <alan@example.net>")
+    code, _, err = sitegen(capsys, "digest", str(make_day_site(make_site)), "--send")
+    assert (code, err) == (
+        2,
+        "sitegen: cannot send the digest: SITEGEN_DIGEST_TO:2: not a bare e-mail address; "
+        "write addresses such as a@b.org, separated by commas (see docs/digest.md)\n",
+    )
+
+
+# --- batches, retries and what was accepted ---------------------------------------------------
+
+
+def delivered(server: MailServer) -> Counter[str]:
+    """How many times each address was in a transaction whose message the server took."""
+    return Counter(address for envelope in server.handler.envelopes for address in envelope.rcpt_tos)
+
+
+@pytest.mark.parametrize(
+    ("batch", "cap", "transactions"),
+    [
+        # Batches of 4 against a limit of 3: each batch's fourth reader is retried on their own.
+        ("4", 3, [3, 1, 3, 1, 2]),
+        # The default batch of 50 against a limit of 6: the 4 refused with 452 are retried together.
+        ("", 6, [6, 4]),
+    ],
+    ids=["batches of 4, limit 3", "default batch, limit 6"],
+)
+def test_recipients_go_in_batches_and_452s_are_retried_so_each_gets_one_copy(
+    make_site: SiteFactory,
+    start_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    batch: str,
+    cap: int,
+    transactions: list[int],
+) -> None:
+    server = start_server(CappingRecipients(cap=cap))
+    mail_settings_for(monkeypatch, server.port, SITEGEN_SMTP_BATCH=batch)
+    path, readers = many_readers(tmp_path, 10)
+    code, out, err = send_to(capsys, make_day_site(make_site), path)
+    assert (code, err) == (0, "")
+    assert (
+        out == f"Sent the digest of 11 March 2024 (3 papers) to 10 recipients via 127.0.0.1:{server.port}\n"
+    )
+    assert delivered(server) == Counter(readers)
+    assert [len(envelope.rcpt_tos) for envelope in server.handler.envelopes] == transactions
+    assert len({raw(envelope) for envelope in server.handler.envelopes}) == 1, "the same message every time"
+
+
+def test_recipients_refused_again_after_the_retry_fail_the_run_without_their_addresses(
+    make_site: SiteFactory,
+    start_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    server = start_server(CappingRecipients(cap=2))
+    mail_settings_for(monkeypatch, server.port)
+    path, readers = many_readers(tmp_path, 7)
+    code, out, err = send_to(capsys, make_day_site(make_site), path)
+    assert (code, out) == (1, "")
+    assert delivered(server) == Counter(readers[:4])
+    assert err == (
+        f"sitegen: the mail server 127.0.0.1:{server.port} refused 3 of 7 recipients: "
+        f"452 4.5.3 Too many recipients ({path}:5, {path}:6, {path}:7); the other 4 were sent the digest "
+        "(SITEGEN_SMTP_BATCH=50 may be above the server's limit on recipients a message)\n"
+    )
+
+
+def test_no_recipient_address_is_printed_when_recipients_are_refused(
+    make_site: SiteFactory,
+    start_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    path, readers = many_readers(tmp_path, 12)
+    server = start_server(RefusingRecipients(refused=tuple(readers[::2])))
+    mail_settings_for(monkeypatch, server.port, SITEGEN_SMTP_BATCH="5")
+    code, out, err = send_to(capsys, make_day_site(make_site), path)
+    assert code == 1
+    assert re.search(r"[\w.]+@example\.org", out + err) is None, "an address in the output"
+    assert "refused 6 of 12 recipients: 550 5.1.1 <…>: Recipient address rejected: User unknown (" in err
+    assert f"{path}:1, {path}:3, {path}:5, {path}:7, {path}:9 and 1 more); the other 6 were sent" in err
+
+
+def test_addresses_in_other_server_replies_are_masked() -> None:
+    assert mail.mask("ada@example.org") == "a***@example.org"
+    assert mail._text(b"550 5.7.1 <ada@example.org>: Sender address rejected") == (
+        "550 5.7.1 <a***@example.org>: Sender address rejected"
+    )
+
+
+def test_a_421_reply_to_quit_after_the_message_was_accepted_is_only_a_warning(
+    make_site: SiteFactory,
+    start_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    server = start_server(ClosingOnQuit())
+    mail_settings_for(monkeypatch, server.port)
+    code, out, err = send(capsys, make_day_site(make_site), tmp_path)
+    assert code == 0
+    assert out == f"Sent the digest of 11 March 2024 (3 papers) to 2 recipients via 127.0.0.1:{server.port}\n"
+    assert err == (
+        f"sitegen: warning: the mail server 127.0.0.1:{server.port} accepted the digest, then answered QUIT "
+        "with 421 4.3.2 Service shutting down; the digest was sent all the same\n"
+    )
+    assert "nothing was sent" not in err
+    assert len(server.handler.envelopes) == 1
+
+
+def test_a_connection_lost_during_data_may_have_sent_the_message(
+    make_site: SiteFactory,
+    start_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    server = start_server(DroppingAfterData())
+    mail_settings_for(monkeypatch, server.port)
+    code, _, err = send(capsys, make_day_site(make_site), tmp_path)
+    assert code == 1
+    assert err == (
+        f"sitegen: cannot send through the mail server 127.0.0.1:{server.port}: Connection unexpectedly "
+        "closed; the digest may have been sent to 2 of 2 recipients: the connection failed before the "
+        "server confirmed it\n"
+    )
+
+
+def test_a_failure_after_some_batches_says_how_many_were_sent(
+    make_site: SiteFactory,
+    start_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    @dataclass
+    class SpamAfterOne(Recorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+            if self.envelopes:
+                return "554 5.7.1 Too much mail"
+            self.envelopes.append(envelope)
+            return "250 OK"
+
+    server = start_server(SpamAfterOne())
+    mail_settings_for(monkeypatch, server.port, SITEGEN_SMTP_BATCH="2")
+    path, _ = many_readers(tmp_path, 5)
+    code, _, err = send_to(capsys, make_day_site(make_site), path)
+    assert code == 1
+    assert err == (
+        f"sitegen: the mail server 127.0.0.1:{server.port} refused the message: 554 5.7.1 Too much mail; "
+        "the digest was sent to 2 of 5 recipients; the other 3 were not sent it\n"
+    )
+
+
+# --- the size cap -------------------------------------------------------------------------------
+
+
+def test_a_long_day_is_capped_and_links_to_the_day_page(
+    make_site: SiteFactory, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    files = {
+        f"content/papers/2024/2403.{n:05d}.md": paper_text(
+            f"2403.{n:05d}", f"Paper {n:03d}", "2024-03-11", "[vision]" if n % 2 else "[language-models]",
+            extra=f"upvotes: {n}\n",
+        )
+        for n in range(1, 121)
+    }  # fmt: skip
+    site = make_site(files, config=CONFIG.format(base_url="https://example.org/"))
+    code, out, _ = sitegen(capsys, "digest", str(site), "--date", "2024-03-11")
+    assert code == 0
+    message = email.message_from_string(out, policy=email.policy.default)
+    assert message["Subject"] == "Lesegruppe Ü ✓ — 11 March 2024: 120 papers"
+
+    # The day's listing order is most upvoted first: papers 120 down to 71, then grouped.
+    first = {f"Paper {n:03d}" for n in range(71, 121)}
+    groups = groups_of(html_of(message))
+    assert list(groups) == ["Computer vision", "Language models"]
+    assert groups["Computer vision"] == [f"Paper {n:03d}" for n in range(119, 70, -2)]
+    assert sum(len(titles) for titles in groups.values()) == DIGEST_LIMIT
+    assert {title for titles in groups.values() for title in titles} == first
+
+    document = html_of(message)
+    more = document.find("a", string="All 120 papers of 11 March 2024 →")
+    assert more is not None and more["href"] == "https://example.org/2024/03/11/"
+    assert [tag.name for tag in document.find_all(["h1", "h2", "h3", "p", "a"]) if not tag.get("style")] == []
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html_part.get_content())
+    text = text_of(message)
+    assert "All 120 papers of 11 March 2024 →\nhttps://example.org/2024/03/11/\n" in text
+    assert "Paper 070" not in text and "Paper 071" in text
+
+    out_file = tmp_path / "digest.eml"
+    code, out, _ = sitegen(capsys, "digest", str(site), "--date", "2024-03-11", "-o", str(out_file))
+    assert (code, out) == (
+        0,
+        f"Wrote the digest of 11 March 2024 (the first 50 of 120 papers) to {out_file}\n",
+    )
+
+
+def test_a_short_day_has_no_all_papers_link(
+    make_site: SiteFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = sitegen(capsys, "digest", str(make_day_site(make_site)), "--date", "2024-03-11")
+    assert code == 0
+    message = email.message_from_string(out, policy=email.policy.default)
+    assert "All 3 papers" not in text_of(message)
+    assert html_of(message).find("a", string=re.compile("^All ")) is None
+
+
+def test_the_text_part_lists_each_papers_links(
+    make_site: SiteFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = make_day_site(
+        make_site,
+        **{
+            "content/papers/2024/2403.00002.md": paper_text(
+                "2403.00002", SCRIPT_TITLE, "2024-03-11", "[vision]",
+                extra="links: {code: https://github.com/example/seeing}\n",
+            )
+        },
+    )  # fmt: skip
+    code, out, _ = sitegen(capsys, "digest", str(site), "--date", "2024-03-11")
+    assert code == 0
+    text = text_of(email.message_from_string(out, policy=email.policy.default))
+    entry = text[text.index(SCRIPT_TITLE) :].split("\n\n")[0].splitlines()
+    assert entry[2:] == [
+        "  https://example.org/papers/2403.00002/",
+        "  arXiv: https://arxiv.org/abs/2403.00002",
+        "  PDF: https://arxiv.org/pdf/2403.00002",
+        "  Code: https://github.com/example/seeing",
+    ]
+
+
+# --- docs and the daily workflow ----------------------------------------------------------------
+
+
+def test_every_mail_variable_is_documented_and_passed_by_the_workflow() -> None:
+    names = {value for name, value in vars(mail).items() if name.startswith("ENV_")}
+    doc = (ROOT / "docs/digest.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(SITEGEN_[A-Z_]+)`", doc, flags=re.MULTILINE))
+    assert documented == names
+    workflow = yaml.safe_load((ROOT / ".github/workflows/daily.yml").read_text(encoding="utf-8"))
+    assert set(workflow["jobs"]["digest"]["env"]) == names
+
+
+def test_the_workflow_sends_the_day_it_fetched_with_read_only_permissions() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/daily.yml").read_text(encoding="utf-8"))
+    fetch_build, digest = workflow["jobs"]["fetch-build"], workflow["jobs"]["digest"]
+    assert digest["permissions"] == {"contents": "read"}
+    assert fetch_build["outputs"]["date"] == "${{ steps.day.outputs.date }}"
+    (day,) = [step for step in fetch_build["steps"] if step.get("id") == "day"]
+    assert "date -u +%F" in day["run"]
+    (fetch,) = [step for step in fetch_build["steps"] if "sitegen fetch" in step.get("run", "")]
+    assert '--date "$DAY"' in fetch["run"] and fetch["env"]["DAY"] == "${{ steps.day.outputs.date }}"
+    (send_step,) = [step for step in digest["steps"] if "sitegen digest" in step.get("run", "")]
+    assert '--date "$DAY"' in send_step["run"]
+    assert send_step["env"]["DAY"] == "${{ needs.fetch-build.outputs.date }}"
 
 
 # --- preview ----------------------------------------------------------------------------------
