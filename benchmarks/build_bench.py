@@ -64,7 +64,7 @@ def main() -> None:
 
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for _ in range(args.runs):
+        for run in range(args.runs):
             # Stage by stage, as build() runs them (rendering without writing).
             config = load_config(site)
             files = list(find_abstract_files(site / "content"))
@@ -79,9 +79,18 @@ def main() -> None:
             search = timed("search index (lunr, no writing)", results, render_search, built_site)
             timed("data export (no writing)", results, exported_bytes, built_site)
             # The whole thing, end to end, as `sitegen build` runs it.
-            report = timed(
-                "build, end to end", results, build, site, BuildOptions(output=Path(scratch) / "out")
+            out = Path(scratch) / f"out{run}"  # a new folder each run: a cold build
+            report = timed("build, end to end", results, build, site, BuildOptions(output=out))
+            again = timed("rebuild, no change", results, build, site, BuildOptions(output=out))
+            added = site / "content" / "papers" / "added-by-benchmark.md"
+            added.write_text(
+                "---\nid: added-by-benchmark\ntitle: One more paper\nauthors: [Author 1]\n"
+                f"date: {report.plan.site.papers[0].date}\ntopics: [topic-00]\n---\nA new abstract.\n"
             )
+            try:
+                one_more = timed("rebuild, one paper added", results, build, site, BuildOptions(output=out))
+            finally:
+                added.unlink()
 
     index_bytes = sum(len(output.data) for output in search)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -91,6 +100,11 @@ def main() -> None:
     )
     for label, seconds in results.items():
         print(f"  {label:40s} {statistics.median(seconds):7.2f} s")
+    print("  stages of the last cold build (build --profile):")
+    for stage, seconds in report.seconds.items():
+        print(f"    {stage:38s} {seconds:7.2f} s")
+    print(f"  {'files written, no change':40s} {again.written.written:7d}")
+    print(f"  {'files written, one paper added':40s} {one_more.written.written:7d}")
     print(f"  {'peak memory (RSS, whole process)':40s} {peak:7.0f} MiB")
     print(f"  {'search index and store':40s} {index_bytes / 2**20:7.1f} MiB")
 

@@ -23,7 +23,7 @@ from lunr.stop_word_filter import WORDS as STOP_WORDS
 from .content import Paper
 
 RELATED_LIMIT = 5
-SIGNATURE_TERMS = 12
+SIGNATURE_TERMS = 10
 POSTINGS_LIMIT = 32
 TITLE_WEIGHT = 2
 """A title word counts as this many abstract words: titles say what a paper is about."""
@@ -81,8 +81,8 @@ def related_papers(papers: Sequence[Paper], limit: int = RELATED_LIMIT) -> Mappi
             map(mul, map(tf_weight.__getitem__, map(count.__getitem__, terms)), map(idf.__getitem__, terms))
         )
         norm = math.hypot(*weights) or 1.0
-        strongest = sorted(zip(weights, terms, strict=True), reverse=True)[:SIGNATURE_TERMS]
-        signature = [(weight / norm, term) for weight, term in strongest]
+        strongest = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)[:SIGNATURE_TERMS]
+        signature = [(weights[index] / norm, terms[index]) for index in strongest]
         signatures.append(signature)
         for weight, term in signature:
             postings.setdefault(term, []).append((weight, -number))
