@@ -11,7 +11,9 @@ with lunr.js itself, in Node, on a large word list. Only the stop-word filter is
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -139,12 +141,15 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """What lunr.js's default pipeline (trimmer, stop-word filter, stemmer) makes of ``text``."""
-    found = []
-    for token in tokenize(text):
-        trimmed = trim(token)
-        if trimmed and trimmed not in STOP_WORDS:
-            found.append(stem(trimmed))
-    return found
+    return [term for term in map(token_term, tokenize(text)) if term]
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def token_term(token: str) -> str:
+    """One token through the pipeline; empty when it is dropped. Remembered, because an archive
+    repeats the same few tens of thousands of words millions of times."""
+    trimmed = trim(token)
+    return stem(trimmed) if trimmed and trimmed not in STOP_WORDS else ""
 
 
 # --- building -------------------------------------------------------------------------------
@@ -196,20 +201,44 @@ def build_index(documents: Sequence[SearchDocument]) -> dict[str, object]:
         builder.field(name, boost=boost)
     builder.search_pipeline.add(lunr_stemmer_label)  # queries are stemmed in the browser by lunr.js
     for document in documents:
-        builder.add(
+        add_terms(
+            builder,
+            document.ref,
             {
-                "ref": document.ref,
                 "title": terms(document.title),
                 "authors": terms(document.authors),
                 "topics": terms(" ".join(document.topics)),
                 "abstract": terms(document.text),
-            }
+            },
         )
     serialised: dict[str, Any] = builder.build().serialize()
     # lunr.js rebuilds its token set from these terms in order and insists on JavaScript's order,
     # UTF-16 code units, which differs from Python's for characters beyond U+FFFF.
     serialised["invertedIndex"].sort(key=lambda entry: entry[0].encode("utf-16-be"))
     return serialised
+
+
+def add_terms(builder: Builder, ref: str, fields: dict[str, list[str]]) -> None:
+    """``builder.add`` for terms that are already through the pipeline: the same entries in the
+    same order, without lunr.py wrapping each term in a ``Token`` with a deep-copied metadata
+    dict, which was most of the index's build time. lunr 0.8.0 is pinned, and
+    ``tests/test_search.py`` checks the result against ``builder.add``'s, byte for byte."""
+    builder._documents[ref] = {}
+    builder.document_count += 1
+    inverted_index = builder.inverted_index
+    for field_name in builder._fields:
+        field_terms = fields[field_name]
+        frequencies = dict(Counter(field_terms))
+        field_ref = f"{field_name}/{ref}"  # lunr's FieldRef as a string
+        builder.field_term_frequencies[field_ref] = frequencies
+        builder.field_lengths[field_ref] = len(field_terms)
+        for term in frequencies:
+            posting = inverted_index.get(term)
+            if posting is None:
+                posting = inverted_index[term] = {name: {} for name in builder._fields}
+                posting["_index"] = builder.term_index
+                builder.term_index += 1
+            posting[field_name][ref] = {}
 
 
 def document_store(documents: Iterable[SearchDocument]) -> list[list[object]]:
