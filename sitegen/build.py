@@ -18,6 +18,7 @@ from .errors import InputError, OutputError, Problem
 from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
+from .parallel import in_background
 from .render import copy_static, make_environment, render_pages, static_files
 from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
@@ -43,6 +44,8 @@ class BuildOptions:
     """Warnings fail the build."""
     today: dt.date | None = None
     """What "today" is for future-dated papers; the site's time zone's date when None."""
+    jobs: int = 0
+    """1: one process. Otherwise the search index is built on a second core, where there is one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,20 +124,22 @@ def build(
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
     check_output_folder(site_dir, output_dir)
     env = make_environment(plan.config, plan.template_dirs)
-    outputs: Iterator[Output] = itertools.chain(
-        watch.timed("render pages", render_pages, plan.pages, env),
-        watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
-        watch.timed("search index", render_search, plan.site),
-        watch.timed("citations", render_citations, plan.site),
-        watch.timed("data export", render_data, plan.site),
-        watch.timed("static files", copy_static, plan.static),
-        [GITHUB_PAGES_MARKER],
-    )
-    if progress is not None:
-        outputs = _counted(outputs, progress)
-    planning = set(watch.seconds)
-    with watch.stage("write"):
-        written = write_site(outputs, output_dir)
+    with in_background(render_search, plan.site, fork=options.jobs != 1) as search:
+        outputs: Iterator[Output] = itertools.chain(
+            watch.timed("render pages", render_pages, plan.pages, env),
+            watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
+            # Built beside the pages when forked: this stage is then only the wait for it.
+            watch.timed("search index", search.result),
+            watch.timed("citations", render_citations, plan.site),
+            watch.timed("data export", render_data, plan.site),
+            watch.timed("static files", copy_static, plan.static),
+            [GITHUB_PAGES_MARKER],
+        )
+        if progress is not None:
+            outputs = _counted(outputs, progress)
+        planning = set(watch.seconds)
+        with watch.stage("write"):
+            written = write_site(outputs, output_dir)
     # The writer pulled every output through the renderers: their time is theirs, not writing's.
     watch.add(
         "write", -sum(seconds for name, seconds in watch.seconds.items() if name not in planning | {"write"})

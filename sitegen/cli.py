@@ -147,6 +147,10 @@ def make_parser() -> argparse.ArgumentParser:
             )
             sub.add_argument("-q", "--quiet", action="store_true", help="print only problems")
             sub.add_argument("--profile", action="store_true", help="print the seconds each stage took")
+            sub.add_argument(
+                "-j", "--jobs", type=int, choices=(1, 2), default=2,
+                help="2 (default): build the search index on a second core when there is one; 1: one process",
+            )  # fmt: skip
         sub.add_argument("--base-url", type=_base_url_argument, metavar="URL", help="override base_url")
         sub.add_argument("--drafts", action="store_true", help="include papers marked draft: true")
         sub.add_argument(
@@ -234,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         drafts=args.drafts,
         future=args.future,
         strict=args.strict,
+        jobs=getattr(args, "jobs", 0),
     )
     started = time.perf_counter()
     if args.command == "check":

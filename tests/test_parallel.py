@@ -1,0 +1,108 @@
+"""The search index built on a second core: the same bytes as one process, and no stray child."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from .helpers import snapshot
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter: one thread, so forking is allowed (pytest may run others)."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_two_cores_and_one_process_build_the_same_bytes(tmp_path: Path) -> None:
+    for jobs in (1, 2):
+        result = subprocess.run(
+            [sys.executable, "-m", "sitegen", "build", str(REPO), "-o", str(tmp_path / f"out{jobs}"), "-j", str(jobs)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert snapshot(tmp_path / "out1") == snapshot(tmp_path / "out2")
+
+
+def test_the_work_runs_in_a_child_and_comes_back_whole() -> None:
+    out = python(
+        """
+        import os
+        from sitegen.parallel import Background
+        from sitegen.writer import Output
+
+        parent = os.getpid()
+        def work(n):
+            return [Output(f"f{i}", bytes([i % 256]) * 100_000, str(os.getpid() != parent)) for i in range(n)]
+
+        job = Background(work, 300)
+        assert job.forked
+        outputs = job.result()
+        assert [o.path for o in outputs] == [f"f{i}" for i in range(300)]
+        assert outputs[7].data == bytes([7]) * 100_000
+        assert {o.source for o in outputs} == {"True"}  # computed in the child
+        print("ok")
+        """
+    )
+    assert out == "ok\n"
+
+
+def test_a_failing_child_is_redone_in_the_parent_and_a_cancelled_one_is_reaped() -> None:
+    out = python(
+        """
+        import os
+        from sitegen.parallel import Background, in_background
+        from sitegen.writer import Output
+
+        parent = os.getpid()
+        def work():
+            if os.getpid() != parent:
+                raise MemoryError("only in the child")
+            return [Output("a", b"from the parent", "parent")]
+
+        job = Background(work)
+        assert job.forked
+        assert job.result()[0].data == b"from the parent"
+
+        def slow():
+            import time
+            time.sleep(60)
+            return []
+
+        try:
+            with in_background(slow) as job:
+                assert job.forked
+                raise KeyError("a template error, say")
+        except KeyError:
+            pass
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            print("no child left")
+        """
+    )
+    assert out == "no child left\n"
+
+
+def test_no_fork_while_other_threads_run() -> None:
+    out = python(
+        """
+        import threading
+        from sitegen.parallel import Background
+
+        stop = threading.Event()
+        thread = threading.Thread(target=stop.wait)
+        thread.start()
+        job = Background(lambda: [])
+        print(job.forked, job.result())
+        stop.set()
+        """
+    )
+    assert out == "False []\n"
