@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -248,9 +249,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # A running count on a terminal only: in CI logs and pipes it would be noise.
     progress = Progress() if sys.stderr.isatty() and not args.quiet else None
+    # SIGTERM (a CI job cancelled, `kill`) stops a build like Ctrl-C: the staging folder and any
+    # helper process are cleaned up, and the previous output stays.
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = build(args.site, options, progress)
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         if progress is not None:
             progress.clear()
     print_problems(report.plan.warnings)
@@ -265,6 +270,10 @@ def run(args: argparse.Namespace) -> int:
         for stage, stage_seconds in report.seconds.items():
             print(f"  {stage:14s} {stage_seconds:7.2f} s")
     return 0
+
+
+def _interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Progress:

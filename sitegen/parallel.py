@@ -1,58 +1,91 @@
 """Work a build can do on the second core: a function of the planned site, run in a forked child
-while the parent renders pages, its outputs handed back through a pipe.
+while the parent renders pages, its outputs handed back through a temporary file.
 
 The search index needs nothing the page renderer makes, and takes about as long, so running the
 two side by side shortens a cold build by the shorter of them. The child computes exactly what
 the parent would have (the same function of the same data), so the site is byte-identical to a
-one-process build; where forking is unavailable or unsafe, the work is simply done in-process.
+one-process build; where forking is unavailable, refused or unsafe, the work is done in-process.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import signal
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from .writer import Output
 
 Work = Callable[..., list[Output]]
+_STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_PR_SET_PDEATHSIG = 1
+
+
+def usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def can_fork() -> bool:
     """Forking a process that runs other threads (the preview server's) can copy a held lock into
-    the child; one core gains nothing."""
-    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and threading.active_count() == 1
+    the child; one usable core gains nothing and costs a second copy of the site in memory."""
+    return hasattr(os, "fork") and usable_cpus() > 1 and threading.active_count() == 1
 
 
 class Background:
     """``function(*args)`` started in a child process when ``fork`` allows and it is safe;
-    ``result()`` waits for its outputs (or computes them here, when there is no child)."""
+    ``result()`` waits for its outputs, or computes them here when there is no child."""
 
     def __init__(self, function: Work, *args: Any, fork: bool = True) -> None:
         self._function = function
         self._args = args
         self._pid = 0
-        self._reader = -1
-        if not (fork and can_fork()):
+        self._file: Any = None
+        if fork and can_fork():
+            self._start()
+
+    def _start(self) -> None:
+        # The child writes to a file, not a pipe, so it can finish and free its memory without
+        # waiting for the parent to read.
+        result_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result() or cancel()
+        parent = os.getpid()
+        # No Ctrl-C between fork() and the child's try: it would run the parent's code there.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING_SIGNALS)
+        try:
+            pid = os.fork()
+        except OSError:  # too many processes, no memory: do the work in-process
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            result_file.close()
             return
-        reader, writer = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: compute, send, and leave without running the parent's cleanup
-            os.close(reader)
-            status = 1
-            try:
-                outputs = function(*args)
-                with os.fdopen(writer, "wb") as pipe:
-                    pickle.dump([(o.path, o.data, o.source) for o in outputs], pipe, pickle.HIGHEST_PROTOCOL)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(writer)
-        self._pid, self._reader = pid, reader
+        if pid == 0:
+            self._run_child(result_file, parent, blocked)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        self._pid, self._file = pid, result_file
+
+    def _run_child(self, result_file: Any, parent: int, blocked: Any) -> None:
+        status = 1
+        try:
+            for number in _STOPPING_SIGNALS:
+                signal.signal(number, signal.SIG_DFL)
+            _die_with(parent)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            # Nothing of the child's may reach the terminal or a log the parent's reader waits on.
+            null = os.open(os.devnull, os.O_RDWR)
+            for descriptor in (0, 1, 2):
+                os.dup2(null, descriptor)
+            outputs = self._function(*self._args)
+            pickle.dump([(o.path, o.data, o.source) for o in outputs], result_file, pickle.HIGHEST_PROTOCOL)
+            result_file.flush()
+            status = 0
+        finally:
+            os._exit(status)  # never the parent's cleanup, atexit handlers or buffered output
 
     @property
     def forked(self) -> bool:
@@ -61,27 +94,46 @@ class Background:
     def result(self) -> list[Output]:
         if not self._pid:
             return self._function(*self._args)
-        with os.fdopen(self._reader, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(self._pid, 0)
+        try:
+            _, status = os.waitpid(self._pid, 0)
+        except ChildProcessError:  # SIGCHLD ignored by whoever started us: no status to read
+            status = 1
+        # Reaped: from here on there is no child for cancel() to stop.
         self._pid = 0
-        if status != 0 or not data:
-            # The child failed (killed, out of memory, an error): do the work here, where an
-            # error is reported like any other.
-            return self._function(*self._args)
-        items = pickle.loads(data)  # our own child's bytes, through our own pipe: trusted
-        return [Output(path, content, source) for path, content, source in items]
+        result_file, self._file = self._file, None
+        try:
+            if status == 0:
+                result_file.seek(0)
+                items = pickle.load(result_file)  # our own child's bytes, in our own file: trusted
+                return [Output(path, content, source) for path, content, source in items]
+        finally:
+            result_file.close()
+        # The child failed (killed, out of memory, an error): do the work here, where an error is
+        # reported like any other.
+        return self._function(*self._args)
 
     def cancel(self) -> None:
-        """Stop the child when the build ends without its outputs (an error elsewhere)."""
-        if self._pid:
+        """Stop the child when the build ends without its outputs (an error, Ctrl-C)."""
+        pid, result_file = self._pid, self._file
+        self._pid, self._file = 0, None
+        if pid:
             try:
-                os.kill(self._pid, signal.SIGTERM)
-                os.waitpid(self._pid, 0)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             except OSError:
                 pass
-            os.close(self._reader)
-            self._pid = 0
+        if result_file is not None:
+            result_file.close()
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, the kernel kills the child when the parent dies, so that no orphan keeps
+    computing, or holding the parent's output open, after a build is killed."""
+    if sys.platform == "linux":
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before that took effect
+        os._exit(1)
 
 
 @contextmanager

@@ -99,6 +99,7 @@ def _remove_leftovers(out_dir: Path) -> None:
 def _write_all(outputs: Iterable[Output], staging: Path, previous: Path | None) -> WriteReport:
     claims = PathClaims()
     made_dirs: set[str] = set()
+    reusable = _Reusable(previous) if previous is not None else None
     files = size = written = 0
     for output in outputs:
         relative = claims.claim(output.path, output.source)
@@ -106,8 +107,9 @@ def _write_all(outputs: Iterable[Output], staging: Path, previous: Path | None) 
         if parent not in made_dirs:
             os.makedirs(staging / parent, exist_ok=True)
             made_dirs.add(parent)
-        if previous is None or not _link_unchanged(previous / relative, staging / relative, output.data):
-            with open(staging / relative, "wb") as handle:
+        if reusable is None or not reusable.link(relative, staging / relative, output.data):
+            # "x": a staging file is new; never write through one that somehow exists already.
+            with open(staging / relative, "xb") as handle:
                 handle.write(output.data)
             written += 1
         files += 1
@@ -115,18 +117,50 @@ def _write_all(outputs: Iterable[Output], staging: Path, previous: Path | None) 
     return WriteReport(files, size, written)
 
 
-def _link_unchanged(old: Path, new: Path, data: bytes) -> bool:
-    """Hard-link the previous build's file into the new output when its bytes are the same, so an
-    unchanged file keeps its inode and modification time: deploy tools and ``rsync`` see that
-    nothing changed, and nothing is written. Only a regular file (never a symlink) is linked."""
-    try:
-        status = old.lstat()
-        if not stat.S_ISREG(status.st_mode) or status.st_size != len(data) or old.read_bytes() != data:
+class _Reusable:
+    """The previous output's files, hard-linked into the new output when their bytes are the
+    same: an unchanged file keeps its inode and modification time, so deploy tools and ``rsync``
+    see that nothing changed, and nothing is written. Only a file exactly as a build writes it is
+    reused: a regular file inside the old output (no symlink on the way), with one link, owned by
+    this user, with the mode a new file gets. Anything else (edited, chmod-ed, linked elsewhere)
+    is written afresh, so a full rebuild still repairs the output."""
+
+    def __init__(self, previous: Path) -> None:
+        self._previous = previous
+        self._root = os.path.realpath(previous)
+        mask = os.umask(0)
+        os.umask(mask)
+        self._mode = 0o666 & ~mask
+        self._uid = os.geteuid() if hasattr(os, "geteuid") else None
+        self._inside: dict[PurePosixPath, bool] = {}
+
+    def link(self, relative: PurePosixPath, new: Path, data: bytes) -> bool:
+        old = self._previous / relative
+        try:
+            if not self._stays_inside(relative.parent):
+                return False
+            status = old.lstat()
+            if (
+                not stat.S_ISREG(status.st_mode)
+                or status.st_nlink != 1
+                or stat.S_IMODE(status.st_mode) != self._mode
+                or (self._uid is not None and status.st_uid != self._uid)
+                or status.st_size != len(data)
+                or old.read_bytes() != data
+            ):
+                return False
+            os.link(old, new, follow_symlinks=False)
+        except OSError:  # gone, unreadable, or a file system without hard links: write it
             return False
-        os.link(old, new, follow_symlinks=False)
-    except OSError:  # gone, unreadable, or a file system without hard links: write it
-        return False
-    return True
+        return True
+
+    def _stays_inside(self, folder: PurePosixPath) -> bool:
+        """No folder on the way is a symlink out of (or within) the old output."""
+        known = self._inside.get(folder)
+        if known is None:
+            resolved = os.path.realpath(self._previous / folder)
+            known = self._inside[folder] = resolved == os.path.join(self._root, *folder.parts)
+        return known
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

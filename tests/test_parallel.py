@@ -106,3 +106,45 @@ def test_no_fork_while_other_threads_run() -> None:
         """
     )
     assert out == "False []\n"
+
+
+def test_a_refused_fork_means_the_work_is_done_here() -> None:
+    out = python(
+        """
+        import errno, os
+        from sitegen.parallel import Background
+        from sitegen.writer import Output
+
+        def refuse():
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        os.fork = refuse
+        job = Background(lambda: [Output("a", b"here", "here")])
+        print(job.forked, job.result()[0].data)
+        """
+    )
+    assert out == "False b'here'\n"
+
+
+def test_ctrl_c_while_waiting_stops_the_child_and_stays_an_interrupt() -> None:
+    out = python(
+        """
+        import os, signal, threading, time
+        from sitegen.parallel import in_background
+
+        def slow():
+            time.sleep(60)
+            return []
+        try:
+            with in_background(slow) as job:
+                assert job.forked
+                threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+                job.result()
+        except KeyboardInterrupt:
+            print("interrupted")
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            print("no child left")
+        """
+    )
+    assert out == "interrupted\nno child left\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,33 @@ def test_a_symlink_in_the_old_output_is_never_linked_into_the_new(tmp_path: Path
     assert report.written == 1
     assert not (out / "a.html").is_symlink()
     assert (out / "a.html").stat().st_ino != secret.stat().st_ino
+
+
+def test_a_file_not_as_a_build_writes_it_is_written_afresh(tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    write_site([Output("a.html", b"same", "a"), Output("b.html", b"same", "b")], out)
+    (out / "a.html").chmod(0o600)  # someone chmod-ed it
+    os.link(out / "b.html", tmp_path / "elsewhere.html")  # or linked it elsewhere
+    report = write_site([Output("a.html", b"same", "a"), Output("b.html", b"same", "b")], out)
+    assert report.written == 2
+    assert (out / "a.html").stat().st_mode & 0o777 == 0o666 & ~current_umask()
+    assert (out / "b.html").stat().st_ino != (tmp_path / "elsewhere.html").stat().st_ino
+
+
+def test_a_symlinked_folder_in_the_old_output_is_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "style.css").write_bytes(b"body{}")
+    out = tmp_path / "_site"
+    out.mkdir()
+    (out / "assets").symlink_to(outside)
+    report = write_site([Output("assets/style.css", b"body{}", "css")], out)
+    assert report.written == 1
+    assert (out / "assets/style.css").stat().st_ino != (outside / "style.css").stat().st_ino
+    assert not (out / "assets").is_symlink()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
