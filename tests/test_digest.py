@@ -304,17 +304,23 @@ def test_one_message_to_every_recipient_as_bcc(
     assert f"{base_url}2024/03/11/" in text
 
 
-def test_papers_are_grouped_by_first_topic_with_other_last(
+@pytest.fixture
+def day_server(
     make_site: SiteFactory,
     start_server: Any,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-) -> None:
+) -> Any:
+    """The day site's digest sent to a local server: the server, holding what it received."""
     server = start_server()
     mail_settings_for(monkeypatch, server.port)
     assert send(capsys, make_day_site(make_site), tmp_path)[0] == 0
-    (message,) = server.messages
+    return server
+
+
+def test_papers_are_grouped_by_first_topic_with_other_last(day_server: Any) -> None:
+    (message,) = day_server.messages
 
     assert groups_of(html_of(message)) == {
         "Computer vision": [SCRIPT_TITLE],
@@ -326,19 +332,10 @@ def test_papers_are_grouped_by_first_topic_with_other_last(
     assert text.count(UMLAUT_TITLE) == 1
 
 
-def test_non_ascii_survives_in_the_subject_and_both_parts_of_a_7_bit_message(
-    make_site: SiteFactory,
-    start_server: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    server = start_server()
-    mail_settings_for(monkeypatch, server.port)
-    assert send(capsys, make_day_site(make_site), tmp_path)[0] == 0
-    (envelope,) = server.handler.envelopes
+def test_non_ascii_survives_in_the_subject_and_both_parts_of_a_7_bit_message(day_server: Any) -> None:
+    (envelope,) = day_server.handler.envelopes
     raw(envelope).decode("ascii")  # raises on any 8-bit byte
-    (message,) = server.messages
+    (message,) = day_server.messages
 
     assert message["Subject"] == SUBJECT
     assert UMLAUT_TITLE in text_of(message)
@@ -347,17 +344,8 @@ def test_non_ascii_survives_in_the_subject_and_both_parts_of_a_7_bit_message(
         assert part.get_content_charset() == "utf-8"
 
 
-def test_user_text_is_escaped_in_html_and_left_alone_in_plain_text(
-    make_site: SiteFactory,
-    start_server: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    server = start_server()
-    mail_settings_for(monkeypatch, server.port)
-    assert send(capsys, make_day_site(make_site), tmp_path)[0] == 0
-    (message,) = server.messages
+def test_user_text_is_escaped_in_html_and_left_alone_in_plain_text(day_server: Any) -> None:
+    (message,) = day_server.messages
 
     html_part = message.get_body(("html",))
     assert html_part is not None
@@ -373,17 +361,8 @@ def test_user_text_is_escaped_in_html_and_left_alone_in_plain_text(
     assert "&amp;" not in text and "&lt;" not in text
 
 
-def test_the_html_part_is_valid_and_styled_inline_only(
-    make_site: SiteFactory,
-    start_server: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    server = start_server()
-    mail_settings_for(monkeypatch, server.port)
-    assert send(capsys, make_day_site(make_site), tmp_path)[0] == 0
-    (message,) = server.messages
+def test_the_html_part_is_valid_and_styled_inline_only(day_server: Any) -> None:
+    (message,) = day_server.messages
     html_part = message.get_body(("html",))
     assert html_part is not None
     html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html_part.get_content())
