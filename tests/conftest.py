@@ -21,18 +21,18 @@ def paper_text(
     paper_id: str = "2401.00001",
     title: str = "A Paper",
     date: str = "2024-01-15",
-    topics: str = "[vision]",
+    topics: str | None = "[vision]",
     body: str = "An abstract with $x^2$.",
     extra: str = "",
+    authors: str = "[Ada Lovelace, Alan Turing]",
 ) -> str:
+    """An abstract file; ``topics=None`` leaves the ``topics`` line out."""
     return (
         "---\n"
         f"id: {paper_id}\n"
         f"title: {title}\n"
-        "authors: [Ada Lovelace, Alan Turing]\n"
-        f"date: {date}\n"
-        f"topics: {topics}\n"
-        f"{extra}"
+        f"authors: {authors}\n"
+        f"date: {date}\n" + (f"topics: {topics}\n" if topics is not None else "") + f"{extra}"
         "---\n"
         f"{body}\n"
     )

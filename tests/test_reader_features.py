@@ -13,7 +13,7 @@ from sitegen.authors import author_key, name_slug
 from sitegen.build import BuildOptions, build
 from sitegen.content import find_abstract_files, load_papers
 from sitegen.related import RELATED_LIMIT, related_papers
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, paper_text
 from tests.helpers import soup
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ def paper(
     body: str = "An abstract.",
     extra: str = "",
 ) -> str:
-    return f"---\nid: {paper_id}\ntitle: {title}\nauthors: {authors}\ndate: {date}\n{extra}---\n{body}\n"
+    return paper_text(paper_id, title, date, topics=None, body=body, extra=extra, authors=authors)
 
 
 def built(site: Path) -> Path:
