@@ -27,14 +27,10 @@ def paper_text(
     authors: str = "[Ada Lovelace, Alan Turing]",
 ) -> str:
     """An abstract file; ``topics=None`` leaves the ``topics`` line out."""
+    topics_line = f"topics: {topics}\n" if topics is not None else ""
     return (
-        "---\n"
-        f"id: {paper_id}\n"
-        f"title: {title}\n"
-        f"authors: {authors}\n"
-        f"date: {date}\n" + (f"topics: {topics}\n" if topics is not None else "") + f"{extra}"
-        "---\n"
-        f"{body}\n"
+        f"---\nid: {paper_id}\ntitle: {title}\nauthors: {authors}\ndate: {date}\n"
+        f"{topics_line}{extra}---\n{body}\n"
     )
 
 
