@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__
 from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site, plan_site
 from .config import TOPIC_SLUG, parse_base_url
-from .digest import digest_message, latest_day, make_digest
+from .digest import digest_message, make_digest
 from .errors import InputError, Problem, SitegenError, UsageError
 from .fetch import ARXIV_API, ArxivClient, fetch_arxiv
 from .importers import READERS
@@ -350,7 +350,7 @@ def run_digest(args: argparse.Namespace) -> int:
     zone = plan.config.zone
     # The status line goes to standard error only when standard output carries the message.
     status = sys.stderr if not (args.send or args.output) else sys.stdout
-    day = latest_day(plan.site) if args.date == LATEST else args.date or dt.datetime.now(zone).date()
+    day = plan.site.newest_day if args.date == LATEST else args.date or dt.datetime.now(zone).date()
     outcome = "nothing sent" if args.send else "no digest"
     if day is None:
         print(f"The site has no papers yet; {outcome}.", file=status)

@@ -25,7 +25,6 @@ from .build import Plan
 from .content import Paper
 from .pages import long_date
 from .render import make_environment, template_problem
-from .site import Site
 from .views import PaperView, TopicRef, paper_view, topic_refs
 
 TEXT_TEMPLATE = "email/digest.txt"
@@ -66,11 +65,6 @@ class Digest:
     """The papers in the digest: the day's first ``DIGEST_LIMIT``, in listing order."""
     total: int
     """The day's papers, all of them: more than ``len(papers)`` when the digest is capped."""
-
-
-def latest_day(site: Site) -> dt.date | None:
-    """The newest listing day, the one the home page shows; None for a site without papers."""
-    return next(iter(site.days), None)
 
 
 def digest_subject(site_title: str, day: dt.date, count: int) -> str:

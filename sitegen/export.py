@@ -81,7 +81,7 @@ def index_document(site: Site) -> dict[str, Any]:
         "title": site.config.title,
         "description": site.config.description,
         "base_url": base,
-        "newest": next(iter(site.days)).isoformat() if site.days else None,
+        "newest": site.newest_day.isoformat() if site.newest_day else None,
         "count": len(site.papers),
         "months": [
             {"month": f"{year:04d}-{month:02d}", "url": base + month_path(year, month), "count": len(papers)}

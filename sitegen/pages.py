@@ -254,7 +254,7 @@ def plan_trending(site: Site, views: Mapping[str, PaperView]) -> Page:
     return Page(
         urls.TRENDING,
         "trending.html",
-        {"windows": windows, "newest": next(iter(site.days), None)},
+        {"windows": windows, "newest": site.newest_day},
         "the trending page",
         title="Trending",
         description=f"The most upvoted papers of the last {' and '.join(map(str, TRENDING_WINDOWS))} days.",

@@ -57,6 +57,11 @@ class Site:
     related: Mapping[str, tuple[Paper, ...]]
     """Paper id → the papers most like it, most related first."""
 
+    @property
+    def newest_day(self) -> dt.date | None:
+        """The newest listing day, the one the home page shows; None for a site without papers."""
+        return next(iter(self.days), None)
+
 
 @dataclass(frozen=True, slots=True)
 class Selection:
@@ -158,9 +163,8 @@ def trending_order(paper: Paper) -> tuple[int, int, int, str, str]:
 def trending(site: Site, days: int) -> tuple[Paper, ...]:
     """The papers of the last ``days`` listing days up to the newest one, so that a build of the
     same files gives the same page whatever day it runs."""
-    if not site.days:
+    if site.newest_day is None:
         return ()
-    newest = next(iter(site.days))
-    since = newest - dt.timedelta(days=days - 1)
+    since = site.newest_day - dt.timedelta(days=days - 1)
     recent = [paper for day, papers in site.days.items() if day >= since for paper in papers]
     return tuple(sorted(recent, key=trending_order))
