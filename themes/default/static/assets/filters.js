@@ -140,7 +140,7 @@
     /* Counted by paper, not by card: a paper can be listed twice on a page (trending's 7 and 30 days). */
     var matchedPapers = {};
     var hiddenPapers = {};
-    cards.forEach(function (card) {
+    cards.forEach(function (card, position) {
       function hits(list, subject) {
         return list.filter(function (m) { return m.test(subject); }).map(function (m) { return m.label; });
       }
@@ -156,7 +156,7 @@
       card.card.classList.toggle("card--excluded", outs.length > 0);
       card.item.hidden = outs.length > 0 && !showExcluded;
       var link = card.title && card.title.querySelector("a");
-      var paper = link ? link.getAttribute("href") : String(cards.indexOf(card));
+      var paper = link ? link.getAttribute("href") : String(position);
       if (outs.length) hiddenPapers[paper] = true;
       else if (words.length || names.length) matchedPapers[paper] = true;
     });
