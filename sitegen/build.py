@@ -137,13 +137,8 @@ def build(
         )
         if progress is not None:
             outputs = _counted(outputs, progress)
-        planning = set(watch.seconds)
         with watch.stage("write"):
             written = write_site(outputs, output_dir)
-    # The writer pulled every output through the renderers: their time is theirs, not writing's.
-    watch.add(
-        "write", -sum(seconds for name, seconds in watch.seconds.items() if name not in planning | {"write"})
-    )
     return BuildReport(plan, written, output_dir, watch.seconds)
 
 

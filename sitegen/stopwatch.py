@@ -12,10 +12,13 @@ T = TypeVar("T")
 
 class Stopwatch:
     """Adds up the time spent in named stages. Rendering is lazy (pages are rendered as the writer
-    asks for them), so ``timed`` charges each item of an iterator to its stage as it is produced."""
+    asks for them), so ``timed`` charges each item of an iterator to its own stage as it is
+    produced, and takes that time off the stage that asked for the item (the writer's)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._taken: list[float] = []
+        """Per running stage, innermost last: seconds its ``timed`` items took."""
 
     def add(self, name: str, seconds: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + seconds
@@ -23,23 +26,29 @@ class Stopwatch:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
+        self._taken.append(0.0)
         try:
             yield
         finally:
-            self.add(name, time.perf_counter() - started)
+            self.add(name, time.perf_counter() - started - self._taken.pop())
 
     def timed(self, name: str, produce: Callable[..., Iterable[T]], *args: Any) -> Iterator[T]:
         """``produce(*args)``'s items, its time charged to ``name``, the call itself included
         (some producers do their work up front and return a list)."""
-        started = time.perf_counter()
-        iterator = iter(produce(*args))
-        self.add(name, time.perf_counter() - started)
+        iterator = self._charged(name, lambda: iter(produce(*args)))
         while True:
-            started = time.perf_counter()
             try:
-                item = next(iterator)
+                item = self._charged(name, lambda: next(iterator))
             except StopIteration:
-                self.add(name, time.perf_counter() - started)
                 return
-            self.add(name, time.perf_counter() - started)
             yield item
+
+    def _charged(self, name: str, step: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return step()
+        finally:
+            seconds = time.perf_counter() - started
+            self.add(name, seconds)
+            if self._taken:
+                self._taken[-1] += seconds

@@ -52,3 +52,21 @@ def test_the_report_times_every_stage(tmp_path: Path) -> None:
         "static files", "write",
     ]  # fmt: skip
     assert all(seconds >= 0 for seconds in report.seconds.values())
+
+
+def test_time_spent_producing_items_is_charged_to_the_producer_not_the_consumer() -> None:
+    import time
+
+    from sitegen.stopwatch import Stopwatch
+
+    def slow_items() -> list[int]:
+        time.sleep(0.2)
+        return [1, 2]
+
+    watch = Stopwatch()
+    with watch.stage("write"):
+        assert list(watch.timed("render", slow_items)) == [1, 2]
+        time.sleep(0.05)
+    assert watch.seconds["render"] >= 0.2
+    assert 0.05 <= watch.seconds["write"] < 0.15
+    assert list(watch.seconds) == ["render", "write"]
