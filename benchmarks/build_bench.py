@@ -33,7 +33,7 @@ from sitegen.related import related_papers
 from sitegen.render import make_environment, render_pages
 from sitegen.search import render_search
 from sitegen.site import index_site
-from sitegen.themes import find_theme
+from sitegen.themes import find_theme, template_dirs
 
 
 def timed(label: str, results: dict[str, list[float]], function, *args, **kwargs):
@@ -74,7 +74,7 @@ def main() -> None:
             timed("  of which authors", results, index_authors, built_site.papers)
             pages = timed("plan", results, plan_pages, built_site)
             theme = find_theme(site, config.theme)
-            env = make_environment(config, [site / "templates", theme / "templates"])
+            env = make_environment(config, template_dirs(site, theme))
             timed("render (Jinja2, no writing)", results, rendered_bytes, pages, env)
             search = timed("search index (lunr, no writing)", results, render_search, built_site)
             timed("data export (no writing)", results, exported_bytes, built_site)
