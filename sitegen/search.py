@@ -14,11 +14,13 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lunr.builder import Builder
+from lunr.idf import idf
+from lunr.index import Index
 from lunr.stemmer import stemmer as lunr_stemmer_label
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
@@ -27,12 +29,31 @@ from .site import Site
 from .views import script_safe_json
 from .writer import Output
 
-INDEX_PATH = "search/index.json"
-DOCS_PATH = "search/docs.json"
-SEARCH_PATHS = (INDEX_PATH, DOCS_PATH)
-SNIPPET_CHARACTERS = 600
+META_PATH = "search/meta.json"
+TERMS_PATH = "search/terms.json"
+SEARCH_PATHS = (META_PATH, TERMS_PATH)
+"""The search index's fixed files; the rest are named by term and document numbers, in folders
+under ``search/`` that nothing else writes to."""
+SNIPPET_CHARACTERS = 400
 FIELDS = (("title", 10), ("authors", 2), ("topics", 2), ("abstract", 1))
 """Indexed fields and their boosts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How the index is cut into files; see docs/search.md. Each number trades requests for bytes."""
+
+    inline: int = 64
+    """A term with at most this many papers keeps its postings in its vocabulary shard."""
+    chunk: int = 256
+    """Entries in a term's first weight-ordered chunk; each following chunk is twice the last."""
+    block: int = 256
+    """Entries in a paper-ordered block, read to find one paper's weights for a term."""
+    store: int = 8
+    """Papers per file of what results display."""
+    shard: int = 12_000
+    """About how many bytes of vocabulary (with inline postings) make one shard."""
+
 
 # JavaScript's \s, which lunr.js splits on (with the hyphen).
 _SEPARATOR = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff-]+")
@@ -199,6 +220,12 @@ def build_index(documents: Sequence[SearchDocument], add: AddDocument | None = N
             "invertedIndex": [],
             "pipeline": ["stemmer"],
         }
+    serialised: dict[str, Any] = lunr_index(fill_builder(documents, add)).serialize()
+    serialised["invertedIndex"].sort(key=lambda entry: js_order(entry[0]))
+    return serialised
+
+
+def fill_builder(documents: Sequence[SearchDocument], add: AddDocument | None = None) -> Builder:
     builder = Builder()
     builder.ref("ref")
     for name, boost in FIELDS:
@@ -215,11 +242,26 @@ def build_index(documents: Sequence[SearchDocument], add: AddDocument | None = N
                 "abstract": terms(document.text),
             },
         )
-    serialised: dict[str, Any] = builder.build().serialize()
-    # lunr.js rebuilds its token set from these terms in order and insists on JavaScript's order,
-    # UTF-16 code units, which differs from Python's for characters beyond U+FFFF.
-    serialised["invertedIndex"].sort(key=lambda entry: entry[0].encode("utf-16-be"))
-    return serialised
+    return builder
+
+
+def js_order(term: str) -> bytes:
+    """Sort key giving JavaScript's string order (UTF-16 code units)."""
+    return term.encode("utf-16-be")
+
+
+def lunr_index(builder: Builder) -> Index:
+    number_terms(builder)
+    return builder.build()
+
+
+def number_terms(builder: Builder) -> list[str]:
+    """Number each term by its place in JavaScript's order, so that a vector's entries come in the
+    same order in the whole index and in any part of it; returns the sorted vocabulary."""
+    vocabulary = sorted(builder.inverted_index, key=js_order)
+    for number, term in enumerate(vocabulary):
+        builder.inverted_index[term]["_index"] = number
+    return vocabulary
 
 
 def add_terms(builder: Builder, ref: str, fields: dict[str, list[str]]) -> None:
@@ -245,18 +287,155 @@ def add_terms(builder: Builder, ref: str, fields: dict[str, list[str]]) -> None:
             posting[field_name][ref] = {}
 
 
+# --- the index as files a browser fetches a few at a time ------------------------------------
+
+Entry = tuple[int, int, int, int, int]
+"""One paper's postings for one term: the paper's number, then per field (in ``FIELDS`` order) its
+weight times 1000 plus one, or 0 where the field lacks the term. Lunr rounds weights to 3 decimals, so
+the integers are exact, and the plus one keeps a weight that rounded to 0 apart from no match."""
+
+
+def postings(builder: Builder) -> list[list[Entry]]:
+    """Per term number, every paper holding it, in paper order, with its weights as lunr.py's
+    ``Builder.build`` computes them (BM25, the field's boost, rounded to 3 decimals): the same
+    arithmetic in the same order, without building a ``lunr.Vector`` per field of every paper,
+    which took most of the index's time. ``number_terms`` must have run; tests/test_search.py
+    checks every weight against lunr.py's own index."""
+    builder._calculate_average_field_lengths()
+    k1, b = builder._k1, builder._b
+    averages = builder.average_field_length
+    boosts = {name: field.boost for name, field in builder._fields.items()}
+    positions = {name: position + 1 for position, name in enumerate(builder._fields)}
+    inverted_index = builder.inverted_index
+    document_count = builder.document_count
+    idfs: dict[str, tuple[int, float]] = {}
+    by_term: list[dict[int, list[int]]] = [{} for _ in inverted_index]
+    for field_ref, frequencies in builder.field_term_frequencies.items():
+        field, ref = field_ref.split("/", 1)
+        position, boost, paper = positions[field], boosts[field], int(ref)
+        base = k1 * (1 - b + b * (builder.field_lengths[field_ref] / averages[field]))
+        for term, tf in frequencies.items():
+            known = idfs.get(term)
+            if known is None:
+                posting = inverted_index[term]
+                known = idfs[term] = (posting["_index"], idf(posting, document_count))
+            number, term_idf = known
+            score = term_idf * ((k1 + 1) * tf) / (base + tf)
+            score *= boost
+            weights = by_term[number].get(paper)
+            if weights is None:
+                weights = by_term[number][paper] = [paper, 0, 0, 0, 0]
+            weights[position] = _thousandths(score) + 1
+    return [[tuple(entry) for entry in papers.values()] for papers in by_term]  # type: ignore[misc]
+
+
+def _thousandths(score: float) -> int:
+    """``round(score, 3) * 1000`` as an integer: Python's ``round`` to 3 digits is slow (it goes
+    through decimal digits), so it is used only near a tie, where float multiplication could
+    round the other way."""
+    scaled = score * 1000 + 0.5
+    whole = int(scaled)  # scores are positive: int() is floor
+    if scaled - whole < 1e-6 or whole + 1 - scaled < 1e-6:
+        return round(round(score, 3) * 1000)
+    return whole
+
+
+def _key(entry: Entry) -> tuple[int, int]:
+    """Strongest first, then in paper order: the order of a term's weight-ordered chunks."""
+    return (-(entry[1] + entry[2] + entry[3] + entry[4]), entry[0])
+
+
+def _flat(entries: Iterable[Entry]) -> list[int]:
+    return [value for entry in entries for value in entry]
+
+
+def chunk_bounds(count: int, layout: Layout) -> list[tuple[int, int]]:
+    """Where a term's weight-ordered chunks start and end: ``chunk``, then doubling."""
+    bounds = []
+    start, size = 0, layout.chunk
+    while start < count:
+        bounds.append((start, min(count, start + size)))
+        start, size = start + size, size * 2
+    return bounds
+
+
+def chunked_index(documents: Sequence[SearchDocument], layout: Layout = Layout()) -> Iterator[Output]:
+    """The search index as many small files; search.js fetches only those a query needs and
+    assembles from them a ``lunr.Index`` of just the papers that can rank where the reader looks.
+
+    - ``meta.json``: counts, fields, the layout and the first term of each shard;
+    - ``terms.json``: every term, sorted, to expand fuzzy terms and short wildcards;
+    - ``s/<k>.json``: shard k of the sorted vocabulary: per term, ``[term, number, papers,
+      [papers per field], postings]``, postings inline (weight-ordered) for rare terms, else null;
+    - ``w/<number>.<k>.json``: a common term's weight-ordered chunk k; chunk 0 also lists the first
+      paper of each of the term's paper-ordered blocks;
+    - ``r/<number>.<b>.json``: block b, paper-ordered, paper numbers as gaps;
+    - ``d/<k>.json``: what results display for papers k * ``store`` onwards.
+    """
+    field_names = [name for name, _ in FIELDS]
+    if documents:
+        builder = fill_builder(documents)
+        vocabulary = number_terms(builder)
+        by_term = postings(builder)
+    else:
+        vocabulary, by_term = [], []
+    shards: list[list[list[object]]] = []
+    shard_bytes = layout.shard
+    for number, (term, entries) in enumerate(zip(vocabulary, by_term, strict=True)):
+        per_field = [sum(1 for entry in entries if entry[position]) for position in range(1, 5)]
+        ordered = sorted(entries, key=_key)
+        inline = _flat(ordered) if len(entries) <= layout.inline else None
+        if shard_bytes >= layout.shard:
+            shards.append([])
+            shard_bytes = 0
+        shards[-1].append([term, number, len(entries), per_field, inline])
+        shard_bytes += 24 + len(term) + 6 * len(inline or ())
+        if inline is not None:
+            continue
+        bounds = chunk_bounds(len(entries), layout)
+        blocks = [entries[start : start + layout.block] for start in range(0, len(entries), layout.block)]
+        for k, (start, end) in enumerate(bounds):
+            chunk: dict[str, object] = {"e": _flat(ordered[start:end])}
+            if k == 0 and len(bounds) > 1:
+                chunk["b"] = [block[0][0] for block in blocks]
+            yield _json_output(f"search/w/{number}.{k}.json", chunk)
+        if len(bounds) > 1:
+            for b, block in enumerate(blocks):
+                gaps = [
+                    (entry[0] - (block[i - 1][0] if i else 0), *entry[1:]) for i, entry in enumerate(block)
+                ]
+                yield _json_output(f"search/r/{number}.{b}.json", _flat(gaps))
+    for number, shard in enumerate(shards):
+        yield _json_output(f"search/s/{number}.json", shard)
+    for start in range(0, len(documents), layout.store):
+        yield _json_output(
+            f"search/d/{start // layout.store}.json", document_store(documents[start : start + layout.store])
+        )
+    yield _json_output(TERMS_PATH, vocabulary)
+    meta = {
+        "version": 1,
+        "papers": len(documents),
+        "fields": field_names,
+        "inline": layout.inline,
+        "chunk": layout.chunk,
+        "block": layout.block,
+        "store": layout.store,
+        "shards": [shard[0][0] for shard in shards],
+    }
+    yield _json_output(META_PATH, meta)
+
+
+def _json_output(path: str, data: object) -> Output:
+    text = script_safe_json(data, separators=(",", ":"))
+    return Output(path, text.encode("utf-8"), "the search index")
+
+
 def document_store(documents: Iterable[SearchDocument]) -> list[list[object]]:
-    """What a result shows, by ref: url, title, authors, date, topics, the abstract's start."""
+    """What a result shows: url, title, authors, date, topics, the abstract's start."""
     return [
         [d.url, d.title, d.authors, d.date, list(d.topics), d.text[:SNIPPET_CHARACTERS]] for d in documents
     ]
 
 
 def render_search(site: Site) -> list[Output]:
-    documents = search_documents(site)
-    index = script_safe_json(build_index(documents), separators=(",", ":"))
-    store = script_safe_json(document_store(documents), separators=(",", ":"))
-    return [
-        Output(INDEX_PATH, index.encode("utf-8"), "the search index"),
-        Output(DOCS_PATH, store.encode("utf-8"), "the search documents"),
-    ]
+    return list(chunked_index(search_documents(site)))

@@ -240,7 +240,7 @@ def test_nothing_is_downloaded_for_search_until_the_box_is_focused(browser, serv
     page.focus("#site-search-q")
     page.wait_for_function("document.querySelectorAll('link[rel=prefetch]').length === 4")
     page.wait_for_load_state("networkidle")
-    assert any(url.endswith("search/index.json") for url in requests)
+    assert any(url.endswith("search/meta.json") for url in requests)
     page.fill("#site-search-q", "attention")
     page.press("#site-search-q", "Enter")
     page.wait_for_url("**/search/?q=attention")

@@ -7,15 +7,18 @@ import importlib.util
 import json
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lunr.builder import Builder
 
 from sitegen.build import BuildOptions, build, plan_site
 from sitegen.content import find_abstract_files, load_papers
-from sitegen.search import build_index, search_documents, stem, terms
+from sitegen.search import SearchDocument, build_index, chunked_index, search_documents, stem, terms
 from sitegen.views import script_safe_json
+from sitegen.writer import Output
 
 from .test_valid_output import load_corpus_generator
 
@@ -89,26 +92,62 @@ def example_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-QUERY_SCRIPT = """
-const lunr = require(process.argv[1]);
-const index = lunr.Index.load(require(process.argv[2]));
-const queries = JSON.parse(process.argv[3]);
-process.stdout.write(JSON.stringify(queries.map((q) => index.search(q).map((r) => [r.ref, r.score]))));
-"""
+PARITY_QUERIES = [
+    # single terms, common and rare, and words the two stemmers once disagreed on
+    "model", "language", "lora", "attention", "key", "survey", "question", "nonexistentword",
+    # several terms
+    "language model", "antibody design", "transformer attention", "multilingual speech translation",
+    "low-rank adaptation", "diffusion model image",
+    # fields
+    "title:retrieval", "authors:author", "topics:vision", "abstract:lora", "title:model title:language",
+    # required and excluded
+    "+lora -vision", "+model +language", "+language -model", "+design antibody", "-vision", "-model",
+    "+nonexistentword model",
+    # wildcards
+    "transform*", "train*", "diffus*", "tr*", "*former", "lo*ra",
+    # fuzzy
+    "retreival~1", "difusion~1", "antibody~1", "zenka~1",
+    # boosts
+    "lora^10 adapter", "model^5 language",
+]  # fmt: skip
+PAGE_SIZE = 20
+PAGES = 3
+SEARCH_ENGINE = REPO / "themes/default/static/assets/search-engine.js"
 
 
-def lunr_js_search(out: Path, queries: list[str]) -> list[list[tuple[str, float]]]:
+def write_outputs(outputs: Iterable[Output], folder: Path) -> None:
+    for output in outputs:
+        path = folder / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(output.data)
+
+
+def engine_search(
+    site_out: Path, queries: list[str], whole_index: Path | None = None
+) -> list[dict[str, Any]]:
+    """Each query through the chunked engine (page by page, as the search page asks) and through
+    lunr.js over the whole single index, when one is given; see tests/js/parity.js."""
     assert NODE
+    if whole_index is None:
+        whole_index = site_out / "empty-index.json"
+        whole_index.write_text(json.dumps(build_index([])))
     result = subprocess.run(
-        [NODE, "-e", QUERY_SCRIPT, str(LUNR_JS), str(out / "search/index.json"), json.dumps(queries)],
-        capture_output=True, text=True, check=True, timeout=120,
+        [NODE, str(REPO / "tests/js/parity.js"), str(LUNR_JS), str(SEARCH_ENGINE), str(whole_index),
+         str(site_out / "search"), json.dumps(queries), str(PAGE_SIZE), str(PAGES)],
+        capture_output=True, text=True, check=True, timeout=600,
     )  # fmt: skip
-    parsed: list[list[tuple[str, float]]] = json.loads(result.stdout)
+    parsed: list[dict[str, Any]] = json.loads(result.stdout)
     return parsed
 
 
+def store(site_out: Path) -> list[list[Any]]:
+    meta = json.loads((site_out / "search/meta.json").read_text())
+    chunks = -(-meta["papers"] // meta["store"])
+    return [doc for k in range(chunks) for doc in json.loads((site_out / f"search/d/{k}.json").read_text())]
+
+
 def test_lunr_js_finds_what_the_index_holds(example_index: Path) -> None:
-    docs = json.loads((example_index / "search/docs.json").read_text())
+    docs = store(example_index)
     queries = [
         "lora",
         "+lora -vision",
@@ -119,47 +158,76 @@ def test_lunr_js_finds_what_the_index_holds(example_index: Path) -> None:
         "key",
         "model",
     ]
-    found = dict(zip(queries, lunr_js_search(example_index, queries), strict=True))
+    answers = {answer["query"]: answer for answer in engine_search(example_index, queries)}
+    found = {query: answer["chunked"][-1] for query, answer in answers.items()}
     url = lambda results: [docs[int(ref)][0] for ref, _ in results]  # noqa: E731
     assert url(found["lora"])[0] == "papers/2106.09685/"
     assert url(found["+lora -vision"]) == ["papers/2106.09685/", "papers/2305.14314/"]
     assert url(found["authors:vaswani"]) == ["papers/1706.03762/"]
-    assert len(found["topics:vision"]) == 9
+    assert len(found["topics:vision"]) == 9 and answers["topics:vision"]["total"] == 9
     assert len(found["train*"]) > len(found["lora"])
     assert "papers/2006.11239/" in url(found["difusion~1"])
     assert found["key"], "'key' is found: the stemmer matches lunr.js"
     assert len(found["model"]) > 20
     scores = [score for _, score in found["model"]]
     assert scores == sorted(scores, reverse=True)
+    assert all(answer["exact"] for answer in answers.values()), "a small site's counts are exact"
 
 
 def test_the_store_describes_every_indexed_paper(example_index: Path) -> None:
-    docs = json.loads((example_index / "search/docs.json").read_text())
-    index = json.loads((example_index / "search/index.json").read_text())
+    docs = store(example_index)
     assert len(docs) == 44
-    refs = {
-        ref
-        for entry in index["invertedIndex"]
-        for field in entry[1].values()
-        if isinstance(field, dict)
-        for ref in field
-    }
-    assert refs <= {str(n) for n in range(len(docs))}
     url, title, _authors, date, topics, _text = docs[0]
     assert (example_index / url / "index.html").is_file()
     assert isinstance(title, str) and isinstance(topics, list) and date.startswith("2024-")
-    assert "$" not in "".join(t for e in index["invertedIndex"] for t in e[0]), (
-        "math is indexed as text, not LaTeX"
-    )
+    vocabulary = json.loads((example_index / "search/terms.json").read_text())
+    assert vocabulary == sorted(vocabulary) and "attent" in vocabulary
+    assert not [term for term in vocabulary if "$" in term], "math is indexed as text, not LaTeX"
 
 
-def test_math_is_indexed_as_the_text_it_shows() -> None:
-    from sitegen.markup import AbstractRenderer
+def assert_same_results(answers: list[dict[str, Any]]) -> None:
+    """Every page the engine gave has lunr.js's documents, order and scores over the whole index."""
+    differences = []
+    for answer in answers:
+        expected = answer["expected"]
+        for page, results in enumerate(answer["chunked"], start=1):
+            if results != expected[: page * PAGE_SIZE]:
+                differences.append((answer["query"], page, results[:3], expected[:3]))
+        if answer["exact"] and answer["total"] != answer["expectedTotal"]:
+            differences.append((answer["query"], "count", answer["total"], answer["expectedTotal"]))
+    assert differences == []
 
-    rendered = AbstractRenderer().render("A $O(n^2)$ bound and $\\sqrt{d_k}$ scaling.")
-    assert rendered.text == "A $O(n^2)$ bound and $\\sqrt{d_k}$ scaling."
-    assert rendered.words == "A O(n2) bound and dk scaling."  # msqrt has no text of its own
-    assert terms(rendered.words) == ["o(n2", "bound", "dk", "scale"]
+
+def whole_index_file(documents: list[SearchDocument], folder: Path) -> Path:
+    path = folder / "whole-index.json"
+    path.write_text(script_safe_json(build_index(documents), separators=(",", ":")))
+    return path
+
+
+def test_the_chunked_index_ranks_as_lunr_js_over_the_whole_index(tmp_path: Path) -> None:
+    documents = search_documents(plan_site(REPO, BuildOptions()).site)
+    write_outputs(chunked_index(documents), tmp_path)
+    answers = engine_search(tmp_path, PARITY_QUERIES, whole_index_file(documents, tmp_path))
+    assert len(answers) >= 30
+    assert_same_results(answers)
+    assert all(answer["exact"] for answer in answers)
+
+
+def test_the_chunked_index_ranks_as_lunr_js_at_10000_papers(tmp_path: Path) -> None:
+    """Deep lists, threshold reading, paper-ordered blocks and estimated counts all come into play."""
+    site_dir = tmp_path / "corpus"
+    load_corpus_generator()(site_dir, 10_000)
+    documents = search_documents(plan_site(site_dir, BuildOptions()).site)
+    write_outputs(chunked_index(documents), tmp_path)
+    answers = engine_search(tmp_path, PARITY_QUERIES, whole_index_file(documents, tmp_path))
+    assert_same_results(answers)
+    by_query = {answer["query"]: answer for answer in answers}
+    assert len(by_query["language model"]["expected"]) == PAGE_SIZE * PAGES
+    assert by_query["lora"]["exact"] and by_query["lora"]["total"] == by_query["lora"]["expectedTotal"]
+    assert not by_query["language model"]["exact"], "a count that would need every list is estimated"
+    whole = sum(path.stat().st_size for path in (tmp_path / "search").rglob("*.json"))
+    for query in ("lora", "model", "language model", "antibody design"):
+        assert by_query[query]["bytes"] < whole / 50, f"{query!r} reads a small part of the index"
 
 
 def test_an_index_with_astral_characters_loads_in_lunr_js(make_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -170,8 +238,8 @@ def test_an_index_with_astral_characters_loads_in_lunr_js(make_site, tmp_path: P
     )
     out = tmp_path / "out"
     build(site, BuildOptions(output=out))
-    (results,) = lunr_js_search(out, ["emoji*"])
-    assert [ref for ref, _ in results] == ["0"]
+    (answer,) = engine_search(out, ["emoji*"])
+    assert [ref for ref, _ in answer["chunked"][-1]] == ["0"]
 
 
 def lunr_pys_own_add(builder: Builder, ref: str, fields: dict[str, list[str]]) -> None:

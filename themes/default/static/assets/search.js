@@ -1,5 +1,5 @@
-/* sitegen search: runs lunr.js 2.3.9 over the index built with the site, in the browser.
-   Results are lunr.js's own ranking over the whole index; 20 are shown at a time. */
+/* sitegen search page: results as you type, 20 at a time. Ranking is lunr.js 2.3.9's over the whole
+   index, computed by search-engine.js from just the parts of the index a query needs. */
 (function () {
   "use strict";
 
@@ -15,29 +15,24 @@
   var more = document.getElementById("search-more");
   if (!input || !status || !list || !more) return;
 
-  var loading = null;
-  var index = null;
-  var docs = null;
-  var results = [];
+  var engine = null;
+  var loaded = false;
   var shown = 0;
+  var currentRaw = "";
+  var current = null; /* the query whose results are on screen or on their way */
   var lastQuery = null;
   var timer = null;
 
   function fetchJSON(path) {
-    return fetch(base + path).then(function (response) {
+    return fetch(base + "search/" + path).then(function (response) {
       if (!response.ok) throw new Error(path + ": HTTP " + response.status);
       return response.json();
     });
   }
 
   function load() {
-    if (!loading) {
-      loading = Promise.all([fetchJSON("search/index.json"), fetchJSON("search/docs.json")]).then(function (data) {
-        index = lunr.Index.load(data[0]);
-        docs = data[1];
-      });
-    }
-    return loading;
+    if (!engine) engine = window.sitegenSearch(lunr, fetchJSON);
+    return engine.meta().then(function () { loaded = true; });
   }
 
   /* Lunr's syntax stays (+, -, field:, *, ~1, ^10); punctuation around a word goes, as the
@@ -91,8 +86,7 @@
     return paragraph;
   }
 
-  function card(result) {
-    var doc = docs[Number(result.ref)];
+  function card(result, doc) {
     var terms = {};
     Object.keys(result.matchData.metadata).forEach(function (term) { terms[term] = true; });
     var item = element("li");
@@ -118,46 +112,61 @@
     return item;
   }
 
-  function showMore(focusFirst) {
-    var firstNew = null;
-    results.slice(shown, shown + PAGE_SIZE).forEach(function (result) {
-      var item = card(result);
-      firstNew = firstNew || item.querySelector("a");
-      list.appendChild(item);
+  function describe(answer, raw) {
+    if (answer.total === 0 || answer.results.length === 0) return "No papers match “" + raw + "”.";
+    var count = answer.total.toLocaleString("en");
+    var noun = answer.total === 1 ? " paper matches “" : " papers match “";
+    return (answer.exact ? count : "About " + count) + noun + raw + "”.";
+  }
+
+  /* Asks the engine for the first `wanted` results of query and shows those not yet shown. */
+  function show(query, raw, wanted, focusFirst) {
+    return engine.search(query, wanted).then(function (answer) {
+      var refs = answer.results.slice(shown).map(function (result) { return result.ref; });
+      return engine.documents(refs).then(function (docs) {
+        if (current !== query) return; /* the reader has typed something else meanwhile */
+        status.textContent = describe(answer, raw);
+        var firstNew = null;
+        answer.results.slice(shown).forEach(function (result, i) {
+          var item = card(result, docs[i]);
+          firstNew = firstNew || item.querySelector("a");
+          list.appendChild(item);
+        });
+        shown = answer.results.length;
+        more.hidden = answer.results.length < wanted || (answer.exact && shown >= answer.total);
+        if (focusFirst && firstNew) firstNew.focus();
+      });
     });
-    shown = Math.min(results.length, shown + PAGE_SIZE);
-    more.hidden = shown >= results.length;
-    if (focusFirst && firstNew) firstNew.focus();
+  }
+
+  function fail(error) {
+    status.textContent = error && error.name === "QueryParseError"
+      ? "That query cannot be understood: " + error.message
+      : "Search failed: " + (error && error.message) + ".";
   }
 
   function run(raw) {
     var query = normalise(raw);
     if (query === lastQuery) return;
     lastQuery = query;
+    current = query;
+    currentRaw = raw.trim();
     var url = query ? "?q=" + encodeURIComponent(raw.trim()) : location.pathname;
     history.replaceState(null, "", url);
     list.textContent = "";
-    results = [];
     shown = 0;
     more.hidden = true;
     if (!query) {
       status.textContent = "";
       return;
     }
-    try {
-      results = index.search(query);
-    } catch (error) {
-      status.textContent = "That query cannot be understood: " + error.message;
-      return;
-    }
-    status.textContent = results.length === 0
-      ? "No papers match “" + raw.trim() + "”."
-      : results.length + (results.length === 1 ? " paper matches “" : " papers match “") + raw.trim() + "”.";
-    showMore(false);
+    show(query, raw.trim(), PAGE_SIZE, false).catch(function (error) {
+      if (current === query) fail(error);
+    });
   }
 
   function search(raw) {
-    if (!index) status.textContent = "Loading the search index…";
+    if (!loaded) status.textContent = "Loading the search index…";
     load().then(function () { run(raw); }, function (error) {
       status.textContent = "The search index could not be loaded (" + error.message + ").";
     });
@@ -172,7 +181,11 @@
     clearTimeout(timer);
     search(input.value);
   });
-  more.addEventListener("click", function () { showMore(true); });
+  more.addEventListener("click", function () {
+    var query = current;
+    more.disabled = true;
+    show(query, currentRaw, shown + PAGE_SIZE, true).catch(fail).then(function () { more.disabled = false; });
+  });
 
   var initial = new URLSearchParams(location.search).get("q") || "";
   input.value = initial;

@@ -1,0 +1,418 @@
+/* sitegen's search engine: lunr.js 2.3.9's own ranking over the whole index, computed from the few
+   files of the chunked index that a query needs (docs/search.md explains the layout).
+
+   lunr.js scores a paper as a sum, over the query's terms and fields, of a query weight times the
+   paper's weight for that term and field. So a term's papers are stored strongest first, in
+   chunks, and read only until no unread paper can reach the results asked for (Fagin's threshold
+   algorithm); a paper seen for one term has its weights for the others looked up in paper-ordered
+   blocks. The papers that can rank are then put into a lunr.Index with just the query's terms, and
+   lunr.js itself ranks them: same papers, order and scores as over the whole index.
+
+   Works in browsers (window.sitegenSearch) and in Node (module.exports), given lunr and a function
+   that fetches a file of the index (path relative to search/) as parsed JSON. */
+(function (root, factory) {
+  if (typeof module === "object" && module.exports) module.exports = factory;
+  else root.sitegenSearch = factory;
+})(this, function (lunr, fetchJSON) {
+  "use strict";
+
+  var EPSILON = 1e-9; /* room for floating-point differences between our sums and lunr.js's */
+  var MAX_TERMS = 2000; /* a wildcard or fuzzy term that expands further is refused */
+  var BLOCKS_PER_ROUND = 12;
+  var PRESENCE = lunr.Query.presence;
+
+  var files = {};
+  var terms = {}; /* term → its state, once its shard is read */
+  var vocabulary = null; /* lunr.TokenSet of every term, for fuzzy and leading wildcards */
+  var pipeline = lunr.Pipeline.load(["stemmer"]);
+
+  function file(path) {
+    if (!(path in files)) files[path] = fetchJSON(path);
+    return files[path];
+  }
+
+  function meta() { return file("meta.json"); }
+
+  /* The shard whose range holds word: the last whose first term is not after it. */
+  function shardOf(info, word) {
+    var low = 0, high = info.shards.length - 1;
+    while (low < high) {
+      var middle = (low + high + 1) >> 1;
+      if (info.shards[middle] <= word) low = middle; else high = middle - 1;
+    }
+    return low;
+  }
+
+  function readShard(info, number) {
+    return file("s/" + number + ".json").then(function (rows) {
+      rows.forEach(function (row) {
+        if (terms[row[0]]) return;
+        var state = {
+          term: row[0], number: row[1], count: row[2], perField: row[3],
+          known: new Map(), complete: false, theta: Infinity, depth: 0, chunksRead: 0,
+          chunkCount: 0, blockStarts: null, blocksRead: new Set(), pending: null
+        };
+        if (row[4]) {
+          addEntries(state, row[4], false);
+          state.complete = true;
+          state.theta = 0;
+        } else {
+          for (var size = info.chunk, start = 0; start < state.count; start += size, size *= 2) state.chunkCount++;
+        }
+        terms[row[0]] = state;
+      });
+      return rows;
+    });
+  }
+
+  /* Entries are flat: paper, then per field its weight × 1000 + 1, or 0 where absent. */
+  function addEntries(state, flat, gaps) {
+    var paper = 0;
+    for (var i = 0; i < flat.length; i += 5) {
+      paper = gaps ? paper + flat[i] : flat[i];
+      state.known.set(paper, [flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]]);
+    }
+  }
+
+  function readChunk(info, state) {
+    var k = state.chunksRead;
+    return file("w/" + state.number + "." + k + ".json").then(function (chunk) {
+      if (state.chunksRead !== k) return;
+      var entries = chunk.e;
+      addEntries(state, entries, false);
+      if (chunk.b) state.blockStarts = chunk.b;
+      state.chunksRead = k + 1;
+      state.depth += entries.length / 5;
+      var last = entries.length - 5;
+      state.theta = last >= 0 ? (entries[last + 1] + entries[last + 2] + entries[last + 3] + entries[last + 4]) / 1000 : 0;
+      if (state.chunksRead >= state.chunkCount) { state.complete = true; state.theta = 0; }
+    });
+  }
+
+  function blockOf(state, paper) {
+    var starts = state.blockStarts, low = 0, high = starts.length - 1;
+    while (low < high) {
+      var middle = (low + high + 1) >> 1;
+      if (starts[middle] <= paper) low = middle; else high = middle - 1;
+    }
+    return low;
+  }
+
+  function readBlock(state, block) {
+    return file("r/" + state.number + "." + block + ".json").then(function (flat) {
+      addEntries(state, flat, true);
+      state.blocksRead.add(block);
+    });
+  }
+
+  /* Whether the weights of paper for this term are known (present, or known to be absent). */
+  function resolved(state, paper) {
+    return state.complete || state.known.has(paper) || (state.blockStarts !== null && state.blocksRead.has(blockOf(state, paper)));
+  }
+
+  /* --- planning a query ---------------------------------------------------------------------- */
+
+  function expand(info, clause, word) {
+    var pattern = lunr.TokenSet.fromClause(clause.editDistance ? { term: word, editDistance: clause.editDistance } : { term: word });
+    var star = word.indexOf("*");
+    if (!clause.editDistance && star < 0) {
+      return readShard(info, shardOf(info, word)).then(function () { return terms[word] ? [word] : []; });
+    }
+    var candidates;
+    if (!clause.editDistance && star > 0) {
+      var prefix = word.slice(0, star);
+      var first = shardOf(info, prefix), last = shardOf(info, prefix + "\uffff");
+      var reads = [];
+      for (var n = first; n <= last; n++) reads.push(readShard(info, n));
+      candidates = Promise.all(reads).then(function (shards) {
+        var words = [];
+        shards.forEach(function (rows) { rows.forEach(function (row) { words.push(row[0]); }); });
+        return lunr.TokenSet.fromArray(words);
+      });
+    } else {
+      if (!vocabulary) vocabulary = file("terms.json").then(function (words) { return lunr.TokenSet.fromArray(words); });
+      candidates = vocabulary;
+    }
+    return candidates.then(function (tokenSet) {
+      var expanded = tokenSet.intersect(pattern).toArray();
+      if (expanded.length > MAX_TERMS) {
+        throw new Error("“" + word + "” stands for more than " + MAX_TERMS + " words; give more letters");
+      }
+      return Promise.all(expanded.map(function (term) {
+        return terms[term] ? null : readShard(info, shardOf(info, term));
+      })).then(function () { return expanded; });
+    });
+  }
+
+  /* The query as lunr.js will run it: each clause's terms after expansion, the weight of each term
+     in each field of the query vector, and what is required or excluded. */
+  function plan(info, queryString) {
+    var query = new lunr.Query(info.fields);
+    new lunr.QueryParser(queryString, query).parse();
+    var items = [];
+    query.clauses.forEach(function (clause) {
+      var words = clause.usePipeline ? pipeline.runString(clause.term, { fields: clause.fields }) : [clause.term];
+      words.forEach(function (word) { items.push({ clause: clause, word: word }); });
+    });
+    return Promise.all(items.map(function (item) { return expand(info, item.clause, item.word); })).then(function (expansions) {
+      var vectors = {}, scoring = new Map(), required = [], prohibited = [], impossible = false;
+      info.fields.forEach(function (field) { vectors[field] = new Map(); });
+      var requiredGroups = new Map();
+      items.forEach(function (item, i) {
+        var clause = item.clause, expanded = expansions[i];
+        if (clause.presence === PRESENCE.REQUIRED) {
+          if (!requiredGroups.has(clause)) { requiredGroups.set(clause, []); required.push(requiredGroups.get(clause)); }
+          if (expanded.length === 0) impossible = true; /* lunr.js: a required term no paper has */
+        }
+        expanded.forEach(function (term) {
+          var state = terms[term];
+          var fields = clause.fields.map(function (field) { return info.fields.indexOf(field); });
+          if (clause.presence === PRESENCE.PROHIBITED) { prohibited.push({ state: state, fields: fields }); return; }
+          if (clause.presence === PRESENCE.REQUIRED) requiredGroups.get(clause).push({ state: state, fields: fields });
+          scoring.set(state, true);
+          clause.fields.forEach(function (field) {
+            var vector = vectors[field];
+            vector.set(state.number, (vector.get(state.number) || 0) + clause.boost);
+          });
+        });
+      });
+      var magnitudes = info.fields.map(function (field) {
+        var sum = 0;
+        vectors[field].forEach(function (value) { sum += value * value; });
+        return Math.sqrt(sum);
+      });
+      var scoringTerms = Array.from(scoring.keys()).map(function (state) {
+        var coefficients = info.fields.map(function (field, f) {
+          var value = vectors[field].get(state.number) || 0;
+          return value ? value / magnitudes[f] : 0;
+        });
+        return { state: state, coefficients: coefficients, max: Math.max.apply(null, coefficients) };
+      });
+      var all = new Set();
+      scoringTerms.forEach(function (t) { all.add(t.state); });
+      prohibited.forEach(function (t) { all.add(t.state); });
+      required.forEach(function (group) { group.forEach(function (t) { all.add(t.state); }); });
+      return {
+        query: queryString, negated: query.isNegated(), impossible: impossible, scoring: scoringTerms,
+        required: required, prohibited: prohibited, states: Array.from(all), terms: expansions,
+        simple: simpleCount(info, items, expansions, scoringTerms)
+      };
+    });
+  }
+
+  /* The exact number of matches when the query is one term, known from the shard; else null. */
+  function simpleCount(info, items, expansions, scoringTerms) {
+    if (items.length !== 1 || expansions[0].length !== 1 || scoringTerms.length !== 1) return null;
+    var fields = items[0].clause.fields, state = scoringTerms[0].state;
+    if (fields.length === info.fields.length) return state.count;
+    return fields.length === 1 ? state.perField[info.fields.indexOf(fields[0])] : null;
+  }
+
+  /* --- ranking ------------------------------------------------------------------------------- */
+
+  /* What is known of paper: its score so far, how much more it could get, and whether it can be a
+     result (true, false, or null while unknown). */
+  function assess(p, paper) {
+    var lower = 0, upper = 0, matched = false, unresolved = false;
+    p.scoring.forEach(function (t) {
+      var state = t.state;
+      var weights = state.known.get(paper);
+      if (weights) {
+        for (var f = 0; f < 4; f++) {
+          if (weights[f] && t.coefficients[f]) { lower += t.coefficients[f] * (weights[f] - 1) / 1000; matched = true; }
+        }
+      } else if (!resolved(state, paper)) {
+        upper += t.max * state.theta;
+        unresolved = true;
+      }
+    });
+    var eligible = true;
+    p.prohibited.forEach(function (t) {
+      if (eligible === false) return;
+      var weights = t.state.known.get(paper);
+      if (weights && t.fields.some(function (f) { return weights[f]; })) eligible = false;
+      else if (!weights && !resolved(t.state, paper)) eligible = null;
+    });
+    p.required.forEach(function (group) {
+      if (eligible === false) return;
+      var met = false, open = false;
+      group.forEach(function (t) {
+        var weights = t.state.known.get(paper);
+        if (weights && t.fields.some(function (f) { return weights[f]; })) met = true;
+        else if (!weights && !resolved(t.state, paper)) open = true;
+      });
+      if (!met) eligible = open ? null : false;
+    });
+    if (!unresolved && !matched) eligible = false;
+    return { lower: lower, upper: lower + upper, eligible: eligible, exact: !unresolved && eligible !== null };
+  }
+
+  function unresolvedStates(p, paper) {
+    return p.states.filter(function (state) { return !resolved(state, paper); });
+  }
+
+  /* Reads until the first `wanted` results are certain; returns the papers whose score is exact. */
+  function rank(info, p, wanted) {
+    var first = p.states.filter(function (state) { return !state.complete && state.chunksRead === 0; });
+    return Promise.all(first.map(function (state) { return readChunk(info, state); })).then(function round() {
+      var candidates = new Set();
+      p.scoring.forEach(function (t) { t.state.known.forEach(function (weights, paper) { candidates.add(paper); }); });
+      var exact = [], open = [];
+      candidates.forEach(function (paper) {
+        var a = assess(p, paper);
+        if (a.eligible === false) return; /* can never be a result */
+        if (a.exact) exact.push({ paper: paper, score: a.lower });
+        else open.push({ paper: paper, upper: a.upper });
+      });
+      exact.sort(function (a, b) { return b.score - a.score; });
+      var threshold = exact.length >= wanted ? exact[wanted - 1].score * (1 - EPSILON) - EPSILON : -Infinity;
+      var unseen = 0, next = null;
+      p.scoring.forEach(function (t) {
+        if (t.state.complete) return;
+        unseen += t.max * t.state.theta;
+        if (!next || t.max * t.state.theta > next.max * next.state.theta) next = t;
+      });
+      var contenders = open.filter(function (c) { return c.upper >= threshold; });
+      if ((next === null || unseen < threshold) && contenders.length === 0) {
+        return exact.map(function (e) { return e.paper; });
+      }
+      var reads = [];
+      if (next && unseen >= threshold) reads.push(readChunk(info, next.state));
+      contenders.sort(function (a, b) { return b.upper - a.upper; });
+      var blocks = new Map();
+      for (var i = 0; i < contenders.length && blocks.size < BLOCKS_PER_ROUND; i++) {
+        unresolvedStates(p, contenders[i].paper).forEach(function (state) {
+          if (state.blockStarts === null) return; /* its first chunk comes first */
+          var block = blockOf(state, contenders[i].paper);
+          blocks.set(state.number + "." + block, [state, block]);
+        });
+      }
+      blocks.forEach(function (pair) { reads.push(readBlock(pair[0], pair[1])); });
+      p.states.forEach(function (state) {
+        if (!state.complete && state.chunksRead === 0) reads.push(readChunk(info, state));
+      });
+      if (reads.length === 0) throw new Error("search: no way forward for " + p.query);
+      return Promise.all(reads).then(round);
+    });
+  }
+
+  /* A lunr.Index holding just the given papers and the query's terms, with each term's original
+     number: lunr.js then computes each of these papers' scores exactly as over the whole index. */
+  function partialIndex(info, p, papers) {
+    var invertedIndex = {}, vectors = {}, words = [];
+    p.terms.forEach(function (expanded) {
+      expanded.forEach(function (term) {
+        if (invertedIndex[term]) return;
+        var state = terms[term];
+        var posting = { _index: state.number };
+        info.fields.forEach(function (field) { posting[field] = {}; });
+        papers.forEach(function (paper) {
+          var weights = state.known.get(paper);
+          if (!weights) return;
+          info.fields.forEach(function (field, f) {
+            if (!weights[f]) return;
+            posting[field][paper] = {};
+            var key = field + "/" + paper;
+            (vectors[key] = vectors[key] || []).push([state.number, (weights[f] - 1) / 1000]);
+          });
+        });
+        invertedIndex[term] = posting;
+        words.push(term);
+      });
+    });
+    var fieldVectors = {};
+    Object.keys(vectors).forEach(function (key) {
+      var elements = [];
+      vectors[key].sort(function (a, b) { return a[0] - b[0]; }).forEach(function (pair) { elements.push(pair[0], pair[1]); });
+      fieldVectors[key] = new lunr.Vector(elements);
+    });
+    words.sort();
+    return new lunr.Index({
+      invertedIndex: invertedIndex, fieldVectors: fieldVectors, tokenSet: lunr.TokenSet.fromArray(words),
+      fields: info.fields, pipeline: pipeline
+    });
+  }
+
+  /* A query of exclusions only: lunr.js returns every other paper, in paper order, scored 0. */
+  function negatedResults(info, p, wanted) {
+    var results = [];
+    function from(paper) {
+      var reads = [];
+      for (var i = paper; i < info.papers && results.length + reads.length < wanted + 64 && reads.length < BLOCKS_PER_ROUND; i++) {
+        p.prohibited.forEach(function (t) {
+          if (!resolved(t.state, i)) reads.push(t.state.blockStarts === null ? readChunk(info, t.state) : readBlock(t.state, blockOf(t.state, i)));
+        });
+        if (reads.length) break;
+      }
+      return Promise.all(reads).then(function () {
+        while (paper < info.papers && results.length < wanted) {
+          if (p.prohibited.some(function (t) { return !resolved(t.state, paper); })) return from(paper);
+          var excluded = p.prohibited.some(function (t) {
+            var weights = t.state.known.get(paper);
+            return weights && t.fields.some(function (f) { return weights[f]; });
+          });
+          if (!excluded) results.push({ ref: String(paper), score: 0, matchData: new lunr.MatchData() });
+          paper++;
+        }
+        return results;
+      });
+    }
+    return from(0);
+  }
+
+  function estimate(info, p) {
+    var n = info.papers;
+    var share = function (group) {
+      return Math.min(1, group.reduce(function (sum, t) { return sum + t.state.count; }, 0) / n);
+    };
+    var fraction;
+    if (p.required.length) {
+      fraction = p.required.reduce(function (product, group) { return product * share(group); }, 1);
+    } else {
+      fraction = 1 - p.scoring.reduce(function (product, t) { return product * (1 - Math.min(1, t.state.count / n)); }, 1);
+    }
+    p.prohibited.forEach(function (t) { fraction *= 1 - Math.min(1, t.state.count / n); });
+    return Math.round(fraction * n);
+  }
+
+  /* The first `wanted` results of queryString, as lunr.js ranks them over the whole index, with
+     the number of matches: exact, or estimated from the terms' paper counts (exact: false). */
+  function search(queryString, wanted) {
+    return meta().then(function (info) {
+      return plan(info, queryString).then(function (p) {
+        if (p.impossible) return { results: [], total: 0, exact: true };
+        if (p.negated) {
+          return negatedResults(info, p, wanted).then(function (results) {
+            var complete = p.prohibited.every(function (t) { return t.state.complete; });
+            if (!complete) return { results: results, total: estimate(info, p), exact: false };
+            var excluded = new Set();
+            p.prohibited.forEach(function (t) {
+              t.state.known.forEach(function (weights, paper) {
+                if (t.fields.some(function (f) { return weights[f]; })) excluded.add(paper);
+              });
+            });
+            return { results: results, total: info.papers - excluded.size, exact: true };
+          });
+        }
+        return rank(info, p, wanted).then(function (papers) {
+          var results = partialIndex(info, p, papers).search(queryString);
+          var complete = p.states.every(function (state) { return state.complete; });
+          var total = complete ? results.length : p.simple !== null ? p.simple : estimate(info, p);
+          return { results: results.slice(0, wanted), total: total, exact: complete || p.simple !== null };
+        });
+      });
+    });
+  }
+
+  /* What results display, for the given refs, in their order. */
+  function documents(refs) {
+    return meta().then(function (info) {
+      return Promise.all(refs.map(function (ref) {
+        var paper = Number(ref);
+        return file("d/" + Math.floor(paper / info.store) + ".json").then(function (chunk) { return chunk[paper % info.store]; });
+      }));
+    });
+  }
+
+  return { search: search, documents: documents, meta: meta };
+});
