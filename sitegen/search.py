@@ -12,14 +12,16 @@ with lunr.js itself, in Node, on a large word list. Only the stop-word filter is
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lunr.builder import Builder
-from lunr.idf import idf
 from lunr.index import Index
 from lunr.stemmer import stemmer as lunr_stemmer_label
 from lunr.stop_word_filter import WORDS as STOP_WORDS
@@ -235,12 +237,7 @@ def fill_builder(documents: Sequence[SearchDocument], add: AddDocument | None = 
         (add or add_terms)(
             builder,
             document.ref,
-            {
-                "title": terms(document.title),
-                "authors": terms(document.authors),
-                "topics": terms(" ".join(document.topics)),
-                "abstract": terms(document.text),
-            },
+            {name: terms(text) for (name, _), text in zip(FIELDS, _field_texts(document), strict=True)},
         )
     return builder
 
@@ -295,38 +292,72 @@ weight times 1000 plus one, or 0 where the field lacks the term. Lunr rounds wei
 the integers are exact, and the plus one keeps a weight that rounded to 0 apart from no match."""
 
 
-def postings(builder: Builder) -> list[list[Entry]]:
-    """Per term number, every paper holding it, in paper order, with its weights as lunr.py's
-    ``Builder.build`` computes them (BM25, the field's boost, rounded to 3 decimals): the same
-    arithmetic in the same order, without building a ``lunr.Vector`` per field of every paper,
-    which took most of the index's time. ``number_terms`` must have run; tests/test_search.py
-    checks every weight against lunr.py's own index."""
-    builder._calculate_average_field_lengths()
-    k1, b = builder._k1, builder._b
-    averages = builder.average_field_length
-    boosts = {name: field.boost for name, field in builder._fields.items()}
-    positions = {name: position + 1 for position, name in enumerate(builder._fields)}
-    inverted_index = builder.inverted_index
-    document_count = builder.document_count
-    idfs: dict[str, tuple[int, float]] = {}
-    by_term: list[dict[int, list[int]]] = [{} for _ in inverted_index]
-    for field_ref, frequencies in builder.field_term_frequencies.items():
-        field, ref = field_ref.split("/", 1)
-        position, boost, paper = positions[field], boosts[field], int(ref)
-        base = k1 * (1 - b + b * (builder.field_lengths[field_ref] / averages[field]))
-        for term, tf in frequencies.items():
-            known = idfs.get(term)
-            if known is None:
-                posting = inverted_index[term]
-                known = idfs[term] = (posting["_index"], idf(posting, document_count))
-            number, term_idf = known
-            score = term_idf * ((k1 + 1) * tf) / (base + tf)
-            score *= boost
-            weights = by_term[number].get(paper)
-            if weights is None:
-                weights = by_term[number][paper] = [paper, 0, 0, 0, 0]
-            weights[position] = _thousandths(score) + 1
-    return [[tuple(entry) for entry in papers.values()] for papers in by_term]  # type: ignore[misc]
+@dataclass(frozen=True, slots=True)
+class _FieldTerms:
+    """One field of one paper: its distinct terms (by first-seen id), their counts, its length."""
+
+    ids: array[int]
+    counts: array[int]
+    length: int
+
+
+def postings(documents: Sequence[SearchDocument]) -> tuple[list[str], list[array[int]]]:
+    """The sorted vocabulary and, per term (by its place in it), every paper holding the term as
+    flat ``Entry`` values in paper order, with the weights lunr.py's ``Builder`` gives (BM25 with
+    its k1 and b, the field's boost, rounded to 3 decimals): the same arithmetic in the same order,
+    kept in arrays rather than lunr.py's dict per posting, which needed 8 GB at 100,000 papers.
+    tests/test_search.py checks every weight against lunr.py's own index."""
+    ids: dict[str, int] = {}
+    document_frequency: list[int] = []
+    papers: list[list[_FieldTerms]] = []
+    length_sums = [0] * len(FIELDS)
+    for document in documents:
+        fields = []
+        for position, text in enumerate(_field_texts(document)):
+            field_terms = terms(text)
+            frequencies = Counter(field_terms)
+            term_ids = array("i")
+            for term in frequencies:
+                term_id = ids.get(term)
+                if term_id is None:
+                    term_id = ids[term] = len(ids)
+                    document_frequency.append(0)
+                document_frequency[term_id] += 1
+                term_ids.append(term_id)
+            fields.append(_FieldTerms(term_ids, array("i", frequencies.values()), len(field_terms)))
+            length_sums[position] += len(field_terms)
+        papers.append(fields)
+    vocabulary = sorted(ids, key=js_order)
+    number_of = [0] * len(ids)
+    for number, term in enumerate(vocabulary):
+        number_of[ids[term]] = number
+    count = len(papers)
+    k1, b = 1.2, 0.75  # lunr's defaults
+    averages = [total / count for total in length_sums] if count else []
+    idfs = [math.log(1 + abs((count - df + 0.5) / (df + 0.5))) for df in document_frequency]
+    boosts = [boost for _, boost in FIELDS]
+    by_term = [array("i") for _ in vocabulary]
+    for paper, fields in enumerate(papers):
+        entries: dict[int, list[int]] = {}
+        for position, field in enumerate(fields, start=1):
+            base = k1 * (1 - b + b * (field.length / averages[position - 1]))
+            boost = boosts[position - 1]
+            for term_id, tf in zip(field.ids, field.counts, strict=True):
+                score = idfs[term_id] * ((k1 + 1) * tf) / (base + tf)
+                score *= boost
+                weights = entries.get(term_id)
+                if weights is None:
+                    weights = entries[term_id] = [paper, 0, 0, 0, 0]
+                weights[position] = _thousandths(score) + 1
+        for term_id, weights in entries.items():
+            by_term[number_of[term_id]].extend(weights)
+        papers[paper] = []  # done with: free as we go
+    return vocabulary, by_term
+
+
+def _field_texts(document: SearchDocument) -> tuple[str, str, str, str]:
+    """The text of each field, in ``FIELDS`` order."""
+    return (document.title, document.authors, " ".join(document.topics), document.text)
 
 
 def _thousandths(score: float) -> int:
@@ -346,7 +377,7 @@ def _key(entry: Entry) -> tuple[int, int]:
 
 
 def _flat(entries: Iterable[Entry]) -> list[int]:
-    return [value for entry in entries for value in entry]
+    return list(itertools.chain.from_iterable(entries))
 
 
 def chunk_bounds(count: int, layout: Layout) -> list[tuple[int, int]]:
@@ -373,16 +404,13 @@ def chunked_index(documents: Sequence[SearchDocument], layout: Layout = Layout()
     - ``d/<k>.json``: what results display for papers k * ``store`` onwards.
     """
     field_names = [name for name, _ in FIELDS]
-    if documents:
-        builder = fill_builder(documents)
-        vocabulary = number_terms(builder)
-        by_term = postings(builder)
-    else:
-        vocabulary, by_term = [], []
+    vocabulary, flat_postings = postings(documents)
     shards: list[list[list[object]]] = []
     shard_bytes = layout.shard
-    for number, (term, entries) in enumerate(zip(vocabulary, by_term, strict=True)):
-        per_field = [sum(1 for entry in entries if entry[position]) for position in range(1, 5)]
+    for number, (term, flat) in enumerate(zip(vocabulary, flat_postings, strict=True)):
+        entries: list[Entry] = list(zip(*[iter(flat)] * 5, strict=True))
+        columns = list(zip(*entries, strict=True))[1:]
+        per_field = [len(column) - column.count(0) for column in columns]
         ordered = sorted(entries, key=_key)
         inline = _flat(ordered) if len(entries) <= layout.inline else None
         if shard_bytes >= layout.shard:

@@ -16,7 +16,16 @@ from lunr.builder import Builder
 
 from sitegen.build import BuildOptions, build, plan_site
 from sitegen.content import find_abstract_files, load_papers
-from sitegen.search import SearchDocument, build_index, chunked_index, search_documents, stem, terms
+from sitegen.search import (
+    FIELDS,
+    SearchDocument,
+    build_index,
+    chunked_index,
+    postings,
+    search_documents,
+    stem,
+    terms,
+)
 from sitegen.views import script_safe_json
 from sitegen.writer import Output
 
@@ -258,3 +267,29 @@ def test_the_fast_builder_makes_lunr_pys_index_byte_for_byte(corpus: str, tmp_pa
     fast = script_safe_json(build_index(documents), separators=(",", ":"))
     reference = script_safe_json(build_index(documents, lunr_pys_own_add), separators=(",", ":"))
     assert fast == reference
+
+
+def test_the_chunked_index_has_lunr_pys_weights(tmp_path: Path) -> None:
+    """Every (term, field, paper) weight of the chunked index is the one lunr.py's own builder
+    gives, and no posting is missing or extra."""
+    site_dir = tmp_path / "corpus"
+    load_corpus_generator()(site_dir, 300)
+    documents = search_documents(plan_site(site_dir, BuildOptions()).site)
+    reference = build_index(documents, lunr_pys_own_add)
+    vocabulary, flat_postings = postings(documents)
+    assert vocabulary == [term for term, _ in reference["invertedIndex"]]  # type: ignore[attr-defined]
+    fields = [name for name, _ in FIELDS]
+    ours = {
+        (number, fields[position - 1], str(flat[i])): flat[i + position] - 1
+        for number, flat in enumerate(flat_postings)
+        for i in range(0, len(flat), 5)
+        for position in range(1, 5)
+        if flat[i + position]
+    }
+    theirs = {
+        (elements[i], field_ref.split("/")[0], field_ref.split("/")[1]): round(elements[i + 1] * 1000)
+        for field_ref, elements in reference["fieldVectors"]  # type: ignore[attr-defined]
+        for i in range(0, len(elements), 2)
+    }
+    assert len(ours) > 10_000
+    assert ours == theirs

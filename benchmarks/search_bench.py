@@ -1,0 +1,155 @@
+"""Search benchmark: prints figures, asserts nothing.
+
+For each corpus size: the time to build the chunked index (cold, and again after one paper is
+added), its files and bytes; then, in headless Chromium (Debian's chromium), for each query, the
+gzipped bytes the browser fetches before the first page of results (search code included) and the
+time from the query to the results with their titles.
+
+python benchmarks/search_bench.py --papers 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import http.server
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from playwright.sync_api import Request, sync_playwright
+
+from benchmarks.corpus import generate
+from sitegen.build import BuildOptions, plan_site
+from sitegen.search import chunked_index, search_documents
+
+QUERIES = ["language model", "lora", "antibody design", "transform*", "retreival~1"]
+ASSETS = REPO / "themes/default/static/assets"
+SCRIPTS = [ASSETS / "vendor/lunr/lunr.min.js", ASSETS / "search-engine.js", ASSETS / "search.js"]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run",
+]  # fmt: skip
+
+HARNESS = """<!doctype html><meta charset="utf-8"><title>search benchmark</title>
+<script src="lunr.min.js"></script><script src="search-engine.js"></script><script src="search.js"></script>
+<script>
+window.runQuery = async function (query) {
+  const started = performance.now();
+  const engine = sitegenSearch(lunr, (path) => fetch("search/" + path).then((r) => r.json()));
+  const answer = await engine.search(query, 20);
+  const docs = await engine.documents(answer.results.map((r) => r.ref));
+  return { ms: performance.now() - started, results: answer.results.length, total: answer.total,
+           exact: answer.exact, first: docs.length ? docs[0][1] : null };
+};
+</script>"""
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build_index(site: Path, folder: Path) -> tuple[float, int, int]:
+    documents = search_documents(plan_site(site, BuildOptions()).site)
+    started = time.perf_counter()
+    files = size = 0
+    for output in chunked_index(documents):
+        path = folder / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(output.data)
+        files += 1
+        size += len(output.data)
+    return time.perf_counter() - started, files, size
+
+
+def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def _record(fetched: list[str], request: Request) -> None:
+    fetched.append(request.url)
+
+
+def measure_queries(folder: Path) -> None:
+    for script in SCRIPTS:
+        shutil.copy(script, folder / script.name)
+    (folder / "index.html").write_text(HARNESS)
+    gzipped: dict[str, int] = {}
+
+    def gz_size(url: str, root: str) -> int:
+        if url not in gzipped:
+            gzipped[url] = len(gzip.compress((folder / url.removeprefix(root)).read_bytes(), 6))
+        return gzipped[url]
+
+    server, root = serve(folder)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            print(f"  {'query':<18} {'KB gzipped':>10} {'requests':>8} {'ms':>7}  results")
+            for query in QUERIES:
+                context = browser.new_context()  # an empty cache per query
+                page = context.new_page()
+                fetched: list[str] = []
+                page.on("requestfinished", functools.partial(_record, fetched))
+                page.goto(root)
+                answer = page.evaluate("(q) => window.runQuery(q)", query)
+                files = [url for url in fetched if not url.endswith("/")]
+                kilobytes = sum(gz_size(url, root) for url in files) / 1000
+                count = f"{'' if answer['exact'] else 'about '}{answer['total']:,}"
+                print(
+                    f"  {query:<18} {kilobytes:>10.1f} {len(files):>8} {answer['ms']:>7.0f}  "
+                    f"{answer['results']} shown of {count}; first: {answer['first']!r:.40}"
+                )
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, nargs="+", default=[10_000])
+    args = parser.parse_args()
+    for count in args.papers:
+        site = HERE / "corpus" / str(count)
+        if not (site / "sitegen.yaml").exists():
+            print(f"generating {count} papers into {site} ...", flush=True)
+            generate(site, count)
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            seconds, files, size = build_index(site, folder)
+            print(
+                f"\n{count:,} papers: index built in {seconds:.1f} s: {files:,} files, {size / 2**20:.1f} MiB"
+            )
+            added = site / "content" / "papers" / "added-by-benchmark.md"
+            added.write_text(
+                "---\nid: added-by-benchmark\ntitle: One more paper\nauthors: [Author 1]\n"
+                "date: 2025-12-31\ntopics: [topic-00]\n---\nA new abstract about antibody design.\n"
+            )
+            try:
+                again, _, _ = build_index(site, Path(scratch) / "again")
+            finally:
+                added.unlink()
+            print(f"  after adding one paper: {again:.1f} s; peak memory so far {peak_mib():,.0f} MiB")
+            measure_queries(folder)
+
+
+if __name__ == "__main__":
+    main()
