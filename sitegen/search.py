@@ -340,6 +340,8 @@ def postings(documents: Sequence[SearchDocument]) -> tuple[list[str], list[array
     for paper, fields in enumerate(papers):
         entries: dict[int, list[int]] = {}
         for position, field in enumerate(fields, start=1):
+            if not field.length:
+                continue  # an empty field, perhaps in every paper: no average to divide by
             base = k1 * (1 - b + b * (field.length / averages[position - 1]))
             boost = boosts[position - 1]
             for term_id, tf in zip(field.ids, field.counts, strict=True):
