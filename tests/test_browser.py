@@ -321,3 +321,45 @@ def test_odd_queries_neither_fail_nor_freeze(browser, served: str, query: str) -
     )
     assert "cannot be understood" not in page.locator("#search-status").inner_text()
     page.close()
+
+
+@pytest.fixture(scope="module")
+def served_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A generated 1,500-paper archive: common terms span several chunks, so the browser reads
+    them as a large site does."""
+    from .test_valid_output import load_corpus_generator
+
+    site = tmp_path_factory.mktemp("archive")
+    load_corpus_generator()(site, 1_500)
+    out = site / "_site"
+    build(site, BuildOptions(output=out, base_url="http://127.0.0.1/sub/"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SubPathHandler, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sub/", site
+    server.shutdown()
+
+
+def test_search_on_a_large_archive_shows_lunr_js_ranking_page_by_page(browser, served_archive) -> None:  # type: ignore[no-untyped-def]
+    from sitegen.build import plan_site
+    from sitegen.search import search_documents
+
+    from .test_search import engine_search, whole_index_file
+
+    url, site = served_archive
+    documents = search_documents(plan_site(site, BuildOptions()).site)
+    query = "language model"
+    (answer,) = engine_search(site / "_site", [query], whole_index_file(documents, site))
+    expected = [documents[int(ref)].title for ref, _ in answer["expected"][:40]]
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(url + "search/?q=language+model")
+    page.wait_for_function("document.querySelectorAll('#search-results > li').length === 20")
+    assert page.locator("#search-status").inner_text().startswith("About ")
+    page.locator("#search-more").click()
+    page.wait_for_function("document.querySelectorAll('#search-results > li').length === 40")
+    assert page.locator("#search-results h2").all_inner_texts() == expected
+    fetched = [request for request in requests if "/search/" in request and request.endswith(".json")]
+    files = sum(1 for _ in (site / "_site/search").rglob("*.json"))
+    assert 0 < len(fetched) < files / 10, "only the parts of the index the query needs"
+    page.close()
