@@ -293,3 +293,10 @@ def test_the_chunked_index_has_lunr_pys_weights(tmp_path: Path) -> None:
     }
     assert len(ours) > 10_000
     assert ours == theirs
+
+
+def test_a_site_without_papers_searches_to_nothing(make_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    build(make_site({}), BuildOptions(output=out))
+    answers = engine_search(out, ["lora", "transform*", "retreival~1", "-vision"])
+    assert [(answer["chunked"][-1], answer["total"]) for answer in answers] == [([], 0)] * 4

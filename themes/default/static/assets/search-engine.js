@@ -115,6 +115,7 @@
   function expand(info, clause, word) {
     var pattern = lunr.TokenSet.fromClause(clause.editDistance ? { term: word, editDistance: clause.editDistance } : { term: word });
     var star = word.indexOf("*");
+    if (info.shards.length === 0) return Promise.resolve([]); /* a site without papers */
     if (!clause.editDistance && star < 0) {
       return readShard(info, shardOf(info, word)).then(function () { return terms[word] ? [word] : []; });
     }
