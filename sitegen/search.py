@@ -51,7 +51,7 @@ class Layout:
     """Entries in a term's first weight-ordered chunk; each following chunk is twice the last."""
     block: int = 256
     """Entries in a paper-ordered block, read to find one paper's weights for a term."""
-    store: int = 8
+    store: int = 4
     """Papers per file of what results display."""
     shard: int = 12_000
     """About how many bytes of vocabulary (with inline postings) make one shard."""

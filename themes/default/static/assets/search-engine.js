@@ -18,7 +18,9 @@
 
   var EPSILON = 1e-9; /* room for floating-point differences between our sums and lunr.js's */
   var MAX_TERMS = 2000; /* a wildcard or fuzzy term that expands further is refused */
-  var BLOCKS_PER_ROUND = 12;
+  var BLOCKS_PER_ROUND = 24;
+  var BLOCK_BYTES = 650; /* gzipped, a 256-entry paper-ordered block, measured */
+  var ENTRY_BYTES = 3.5; /* gzipped, an entry of a weight-ordered chunk, measured */
   var PRESENCE = lunr.Query.presence;
 
   var files = {};
@@ -87,6 +89,12 @@
       state.theta = last >= 0 ? (entries[last + 1] + entries[last + 2] + entries[last + 3] + entries[last + 4]) / 1000 : 0;
       if (state.chunksRead >= state.chunkCount) { state.complete = true; state.theta = 0; }
     });
+  }
+
+  function nextChunkEntries(info, state) {
+    var start = 0, size = info.chunk;
+    for (var k = 0; k < state.chunksRead; k++) { start += size; size *= 2; }
+    return Math.min(size, state.count - start);
   }
 
   function blockOf(state, paper) {
@@ -263,7 +271,7 @@
         var a = assess(p, paper);
         if (a.eligible === false) return; /* can never be a result */
         if (a.exact) exact.push({ paper: paper, score: a.lower });
-        else open.push({ paper: paper, upper: a.upper });
+        else open.push({ paper: paper, lower: a.lower, upper: a.upper });
       });
       exact.sort(function (a, b) { return b.score - a.score; });
       var threshold = exact.length >= wanted ? exact[wanted - 1].score * (1 - EPSILON) - EPSILON : -Infinity;
@@ -277,21 +285,49 @@
       if ((next === null || unseen < threshold) && contenders.length === 0) {
         return exact.map(function (e) { return e.paper; });
       }
-      var reads = [];
-      if (next && unseen >= threshold) reads.push(readChunk(info, next.state));
-      contenders.sort(function (a, b) { return b.upper - a.upper; });
-      var blocks = new Map();
-      for (var i = 0; i < contenders.length && blocks.size < BLOCKS_PER_ROUND; i++) {
-        unresolvedStates(p, contenders[i].paper).forEach(function (state) {
-          if (state.blockStarts === null) return; /* its first chunk comes first */
-          var block = blockOf(state, contenders[i].paper);
-          blocks.set(state.number + "." + block, [state, block]);
+      var reads = [], chunks = new Set(), blocks = new Map();
+      function readNext(state) {
+        if (!state.complete && !chunks.has(state)) { chunks.add(state); reads.push(readChunk(info, state)); }
+      }
+      function lookUp(state, paper) {
+        if (state.blockStarts === null) { readNext(state); return; } /* its first chunk comes first */
+        var block = blockOf(state, paper);
+        blocks.set(state.number + "." + block, [state, block]);
+      }
+      /* While an unseen paper could still rank, the lists go down side by side, as in the
+         threshold algorithm: each list whose bound is within half of the largest. */
+      if (next && unseen >= threshold) {
+        p.scoring.forEach(function (t) {
+          if (!t.state.complete && 2 * t.max * t.state.theta >= next.max * next.state.theta) readNext(t.state);
         });
       }
-      blocks.forEach(function (pair) { reads.push(readBlock(pair[0], pair[1])); });
-      p.states.forEach(function (state) {
-        if (!state.complete && state.chunksRead === 0) reads.push(readChunk(info, state));
+      /* Open papers that already beat the threshold, or are needed to fill the results, are
+         looked up in paper-ordered blocks. */
+      open.sort(function (a, b) { return b.lower - a.lower; });
+      var missing = Math.max(0, wanted - exact.length), looked = new Set();
+      open.forEach(function (c, i) {
+        if (c.upper < threshold || !(c.lower >= threshold || i < missing) || looked.size >= BLOCKS_PER_ROUND) return;
+        looked.add(c.paper);
+        unresolvedStates(p, c.paper).forEach(function (state) { lookUp(state, c.paper); });
       });
+      /* For the other open papers, per term they lack: a block each (BLOCK_BYTES), or the term's
+         next chunk (ENTRY_BYTES an entry), which lowers what all of them could reach. */
+      var lacking = new Map();
+      contenders.forEach(function (c) {
+        if (looked.has(c.paper)) return;
+        unresolvedStates(p, c.paper).forEach(function (state) {
+          if (!lacking.has(state)) lacking.set(state, []);
+          lacking.get(state).push(c);
+        });
+      });
+      lacking.forEach(function (papers, state) {
+        var chunkBytes = state.complete || state.blockStarts === null ? 0 : nextChunkEntries(info, state) * ENTRY_BYTES;
+        if (papers.length * BLOCK_BYTES > chunkBytes) { readNext(state); return; }
+        papers.sort(function (a, b) { return b.upper - a.upper; });
+        papers.slice(0, BLOCKS_PER_ROUND).forEach(function (c) { lookUp(state, c.paper); });
+      });
+      blocks.forEach(function (pair) { reads.push(readBlock(pair[0], pair[1])); });
+      p.states.forEach(function (state) { if (state.chunksRead === 0) readNext(state); });
       if (reads.length === 0) throw new Error("search: no way forward for " + p.query);
       return Promise.all(reads).then(round);
     });
