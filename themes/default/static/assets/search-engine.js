@@ -260,7 +260,9 @@
     return p.states.filter(function (state) { return !resolved(state, paper); });
   }
 
-  /* Reads until the first `wanted` results are certain; returns the papers whose score is exact. */
+  /* Reads until the first `wanted` results are certain; returns the papers that can be among
+     them, with exact scores, and how many papers are known to match (all of them once every list
+     the query touches is read whole). */
   function rank(info, p, wanted) {
     var first = p.states.filter(function (state) { return !state.complete && state.chunksRead === 0; });
     return Promise.all(first.map(function (state) { return readChunk(info, state); })).then(function round() {
@@ -283,7 +285,9 @@
       });
       var contenders = open.filter(function (c) { return c.upper >= threshold; });
       if ((next === null || unseen < threshold) && contenders.length === 0) {
-        return exact.map(function (e) { return e.paper; });
+        /* Only papers that can be among the first `wanted` (ties included) go to lunr.js. */
+        var top = exact.filter(function (e) { return e.score >= threshold; });
+        return { papers: top.map(function (e) { return e.paper; }), matches: exact.length };
       }
       var reads = [], chunks = new Set(), blocks = new Map();
       function readNext(state) {
@@ -431,10 +435,10 @@
             return { results: results, total: info.papers - excluded.size, exact: true };
           });
         }
-        return rank(info, p, wanted).then(function (papers) {
-          var results = partialIndex(info, p, papers).search(queryString);
+        return rank(info, p, wanted).then(function (ranked) {
+          var results = partialIndex(info, p, ranked.papers).search(queryString);
           var complete = p.states.every(function (state) { return state.complete; });
-          var total = complete ? results.length : p.simple !== null ? p.simple : estimate(info, p);
+          var total = complete ? ranked.matches : p.simple !== null ? p.simple : estimate(info, p);
           return { results: results.slice(0, wanted), total: total, exact: complete || p.simple !== null };
         });
       });
