@@ -4,14 +4,17 @@
 
 The corpus is generated into benchmarks/corpus/N/ (ignored by git) once and reused; the output
 goes to a temporary folder. Figures are printed, never asserted: speed is measured here, not in
-unit tests.
+unit tests. When `hugo` is installed (Debian package `hugo`), the minimal equivalent Hugo site in
+benchmarks/hugo/ builds the same corpus in the same run, and the ratios are printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +52,23 @@ def rendered_bytes(pages, env) -> int:
 
 def exported_bytes(site) -> int:
     return sum(len(output.data) for output in render_data(site))
+
+
+def hugo_build(site: Path, runs: int) -> tuple[float, float] | None:
+    """Median wall seconds and peak RSS (MiB) of `hugo` building the same corpus, if installed."""
+    hugo, gnu_time = shutil.which("hugo"), shutil.which("time") or "/usr/bin/time"
+    if hugo is None or not Path(gnu_time).exists():
+        return None
+    seconds, peaks = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            command = [gnu_time, "-f", "%e %M", hugo, "--quiet", "--source", str(HERE / "hugo"),
+                       "--contentDir", str(site / "content"), "--destination", out]  # fmt: skip
+            finished = subprocess.run(command, capture_output=True, text=True, check=True)
+            wall, peak_kb = finished.stderr.strip().splitlines()[-1].split()
+            seconds.append(float(wall))
+            peaks.append(int(peak_kb) / 1024)
+    return statistics.median(seconds), max(peaks)
 
 
 def main() -> None:
@@ -107,6 +127,16 @@ def main() -> None:
     print(f"  {'files written, one paper added':40s} {one_more.written.written:7d}")
     print(f"  {'peak memory (RSS, whole process)':40s} {peak:7.0f} MiB")
     print(f"  {'search index and store':40s} {index_bytes / 2**20:7.1f} MiB")
+    hugo = hugo_build(site, args.runs)
+    if hugo is None:
+        print("  hugo is not installed (apt-get install hugo): no comparison")
+        return
+    hugo_seconds, hugo_peak = hugo
+    ours = statistics.median(results["build, end to end"])
+    added = statistics.median(results["rebuild, one paper added"])
+    print(f"  {'hugo, same corpus (benchmarks/hugo)':40s} {hugo_seconds:7.2f} s, {hugo_peak:.0f} MiB peak")
+    print(f"  {'cold build / hugo':40s} {ours / hugo_seconds:7.2f} x   (goal: at most 1.0)")
+    print(f"  {'one paper added / hugo':40s} {added / hugo_seconds:7.2f} x   (goal: at most 0.1)")
 
 
 if __name__ == "__main__":
