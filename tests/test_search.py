@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import random
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -18,6 +20,7 @@ from sitegen.build import BuildOptions, build, plan_site
 from sitegen.content import find_abstract_files, load_papers
 from sitegen.search import (
     FIELDS,
+    Layout,
     SearchDocument,
     build_index,
     chunked_index,
@@ -117,7 +120,11 @@ PARITY_QUERIES = [
     # fuzzy
     "retreival~1", "difusion~1", "antibody~1", "zenka~1",
     # boosts
-    "lora^10 adapter", "model^5 language",
+    "lora^10 adapter", "model^5 language", "title:kernel^0", "loss^0",
+    # found by a randomised comparison: words that are Object.prototype's, ~0 with a wildcard,
+    # terms absent from the field asked for
+    "model -constructor", "constructor", "data -model*~0", "learn*~0", "authors:design", "+authors:design",
+    "topics:loss", "-title:model",
 ]  # fmt: skip
 PAGE_SIZE = 20
 PAGES = 3
@@ -237,6 +244,50 @@ def test_the_chunked_index_ranks_as_lunr_js_at_10000_papers(tmp_path: Path) -> N
     whole = sum(path.stat().st_size for path in (tmp_path / "search").rglob("*.json"))
     for query in ("lora", "model", "language model", "antibody design"):
         assert by_query[query]["bytes"] < whole / 50, f"{query!r} reads a small part of the index"
+
+
+def random_queries(vocabulary: list[str], count: int, seed: int) -> list[str]:
+    """Queries of 1-4 clauses: common and rare words, +/-, fields, wildcards, fuzzy terms, boosts."""
+    rng = random.Random(seed)
+    common, rare = vocabulary[:80], vocabulary[80:]
+
+    def clause() -> str:
+        word = (
+            re.sub("[^a-z0-9]", "", rng.choice(common) if rng.random() < 0.6 else rng.choice(rare)) or "model"
+        )
+        form = rng.random()
+        if form < 0.1 and len(word) > 3:
+            word = word[: rng.randint(4, len(word))] + "*"
+        elif form < 0.15:
+            word += rng.choice(["~1", "~0"])
+        elif form < 0.17 and len(word) > 3:
+            word = "*" + word[-4:]
+        presence = rng.choices(["", "+", "-"], [0.65, 0.2, 0.15])[0]
+        field = rng.choice(["title:", "authors:", "topics:", "abstract:"]) if rng.random() < 0.3 else ""
+        boost = f"^{rng.choice([0, 1, 2, 5, 10])}" if rng.random() < 0.1 else ""
+        return presence + field + word + boost
+
+    return [" ".join(clause() for _ in range(rng.randint(1, 4))) for _ in range(count)]
+
+
+def test_random_queries_rank_as_lunr_js_with_a_tiny_layout(tmp_path: Path) -> None:
+    """Tiny chunks, blocks and shards make every path of the engine run on a small corpus: deep
+    lists, many block look-ups, many shards for a wildcard."""
+    site_dir = tmp_path / "corpus"
+    load_corpus_generator()(site_dir, 1_500)
+    documents = search_documents(plan_site(site_dir, BuildOptions()).site)
+    write_outputs(chunked_index(documents, Layout(inline=2, chunk=8, block=8, store=3, shard=400)), tmp_path)
+    meta = json.loads((tmp_path / "search/meta.json").read_text())
+    rows = [
+        row
+        for k in range(len(meta["shards"]))
+        for row in json.loads((tmp_path / f"search/s/{k}.json").read_text())
+    ]
+    vocabulary = [term for term, *_ in sorted(rows, key=lambda row: -row[2])]
+    queries = random_queries(vocabulary, 150, seed=1)
+    answers = engine_search(tmp_path, queries, whole_index_file(documents, tmp_path))
+    assert_same_results(answers)
+    assert sum(1 for answer in answers if answer["expected"]) > 100, "most random queries find papers"
 
 
 def test_an_index_with_astral_characters_loads_in_lunr_js(make_site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

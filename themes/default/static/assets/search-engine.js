@@ -23,13 +23,18 @@
   var ENTRY_BYTES = 3.5; /* gzipped, an entry of a weight-ordered chunk, measured */
   var PRESENCE = lunr.Query.presence;
 
-  var files = {};
-  var terms = {}; /* term → its state, once its shard is read */
+  var files = Object.create(null);
+  var terms = Object.create(null); /* term → its state, once its shard is read */
   var vocabulary = null; /* lunr.TokenSet of every term, for fuzzy and leading wildcards */
   var pipeline = lunr.Pipeline.load(["stemmer"]);
 
   function file(path) {
-    if (!(path in files)) files[path] = fetchJSON(path);
+    if (!(path in files)) {
+      files[path] = fetchJSON(path).catch(function (error) {
+        delete files[path]; /* a failed fetch is tried again next time */
+        throw error;
+      });
+    }
     return files[path];
   }
 
@@ -51,8 +56,8 @@
         if (terms[row[0]]) return;
         var state = {
           term: row[0], number: row[1], count: row[2], perField: row[3],
-          known: new Map(), complete: false, theta: Infinity, depth: 0, chunksRead: 0,
-          chunkCount: 0, blockStarts: null, blocksRead: new Set(), pending: null
+          known: new Map(), complete: false, theta: Infinity, chunksRead: 0,
+          chunkCount: 0, blockStarts: null, blocksRead: new Set()
         };
         if (row[4]) {
           addEntries(state, row[4], false);
@@ -84,7 +89,6 @@
       addEntries(state, entries, false);
       if (chunk.b) state.blockStarts = chunk.b;
       state.chunksRead = k + 1;
-      state.depth += entries.length / 5;
       var last = entries.length - 5;
       state.theta = last >= 0 ? (entries[last + 1] + entries[last + 2] + entries[last + 3] + entries[last + 4]) / 1000 : 0;
       if (state.chunksRead >= state.chunkCount) { state.complete = true; state.theta = 0; }
@@ -121,7 +125,7 @@
   /* --- planning a query ---------------------------------------------------------------------- */
 
   function expand(info, clause, word) {
-    var pattern = lunr.TokenSet.fromClause(clause.editDistance ? { term: word, editDistance: clause.editDistance } : { term: word });
+    var pattern = lunr.TokenSet.fromClause("editDistance" in clause ? { term: word, editDistance: clause.editDistance } : { term: word });
     var star = word.indexOf("*");
     if (info.shards.length === 0) return Promise.resolve([]); /* a site without papers */
     if (!clause.editDistance && star < 0) {
@@ -139,7 +143,10 @@
         return lunr.TokenSet.fromArray(words);
       });
     } else {
-      if (!vocabulary) vocabulary = file("terms.json").then(function (words) { return lunr.TokenSet.fromArray(words); });
+      if (!vocabulary) {
+        vocabulary = file("terms.json").then(function (words) { return lunr.TokenSet.fromArray(words); });
+        vocabulary.catch(function () { vocabulary = null; });
+      }
       candidates = vocabulary;
     }
     return candidates.then(function (tokenSet) {
@@ -178,8 +185,9 @@
           var fields = clause.fields.map(function (field) { return info.fields.indexOf(field); });
           if (clause.presence === PRESENCE.PROHIBITED) { prohibited.push({ state: state, fields: fields }); return; }
           if (clause.presence === PRESENCE.REQUIRED) requiredGroups.get(clause).push({ state: state, fields: fields });
-          scoring.set(state, true);
+          if (!scoring.has(state)) scoring.set(state, info.fields.map(function () { return false; }));
           clause.fields.forEach(function (field) {
+            scoring.get(state)[info.fields.indexOf(field)] = true;
             var vector = vectors[field];
             vector.set(state.number, (vector.get(state.number) || 0) + clause.boost);
           });
@@ -195,8 +203,18 @@
           var value = vectors[field].get(state.number) || 0;
           return value ? value / magnitudes[f] : 0;
         });
-        return { state: state, coefficients: coefficients, max: Math.max.apply(null, coefficients) };
+        return { state: state, coefficients: coefficients, scope: scoring.get(state), max: Math.max.apply(null, coefficients) };
       });
+      /* A term that no paper has in the fields its clause looks at can neither match nor
+         exclude anything, so its lists are not read (the query vector above still counts it,
+         as lunr.js's does). */
+      function inScope(t) { return t.fields.some(function (f) { return t.state.perField[f] > 0; }); }
+      scoringTerms = scoringTerms.filter(function (t) {
+        return t.scope.some(function (on, f) { return on && t.state.perField[f] > 0; });
+      });
+      prohibited = prohibited.filter(inScope);
+      required = required.map(function (group) { return group.filter(inScope); });
+      if (required.some(function (group) { return group.length === 0; })) impossible = true;
       var all = new Set();
       scoringTerms.forEach(function (t) { all.add(t.state); });
       prohibited.forEach(function (t) { all.add(t.state); });
@@ -228,7 +246,7 @@
       var weights = state.known.get(paper);
       if (weights) {
         for (var f = 0; f < 4; f++) {
-          if (weights[f] && t.coefficients[f]) { lower += t.coefficients[f] * (weights[f] - 1) / 1000; matched = true; }
+          if (weights[f] && t.scope[f]) { lower += t.coefficients[f] * (weights[f] - 1) / 1000; matched = true; }
         }
       } else if (!resolved(state, paper)) {
         upper += t.max * state.theta;
@@ -340,7 +358,7 @@
   /* A lunr.Index holding just the given papers and the query's terms, with each term's original
      number: lunr.js then computes each of these papers' scores exactly as over the whole index. */
   function partialIndex(info, p, papers) {
-    var invertedIndex = {}, vectors = {}, words = [];
+    var invertedIndex = Object.create(null), vectors = {}, words = [];
     p.terms.forEach(function (expanded) {
       expanded.forEach(function (term) {
         if (invertedIndex[term]) return;
@@ -374,29 +392,29 @@
     });
   }
 
-  /* A query of exclusions only: lunr.js returns every other paper, in paper order, scored 0. */
+  /* A query of exclusions only: lunr.js returns every other paper, in paper order, scored 0. The
+     papers are taken in order; where an excluded term's blocks have not been read for a paper,
+     they are read (its first chunk first, for where the blocks start), then the scan goes on. */
   function negatedResults(info, p, wanted) {
     var results = [];
-    function from(paper) {
-      var reads = [];
-      for (var i = paper; i < info.papers && results.length + reads.length < wanted + 64 && reads.length < BLOCKS_PER_ROUND; i++) {
-        p.prohibited.forEach(function (t) {
-          if (!resolved(t.state, i)) reads.push(t.state.blockStarts === null ? readChunk(info, t.state) : readBlock(t.state, blockOf(t.state, i)));
-        });
-        if (reads.length) break;
-      }
-      return Promise.all(reads).then(function () {
-        while (paper < info.papers && results.length < wanted) {
-          if (p.prohibited.some(function (t) { return !resolved(t.state, paper); })) return from(paper);
-          var excluded = p.prohibited.some(function (t) {
-            var weights = t.state.known.get(paper);
-            return weights && t.fields.some(function (f) { return weights[f]; });
-          });
-          if (!excluded) results.push({ ref: String(paper), score: 0, matchData: new lunr.MatchData() });
-          paper++;
-        }
-        return results;
+    function excluded(paper) {
+      return p.prohibited.some(function (t) {
+        var weights = t.state.known.get(paper);
+        return weights && t.fields.some(function (f) { return weights[f]; });
       });
+    }
+    function from(paper) {
+      for (; paper < info.papers && results.length < wanted; paper++) {
+        var pending = p.prohibited.filter(function (t) { return !resolved(t.state, paper); });
+        if (pending.length) {
+          var at = paper;
+          return Promise.all(pending.map(function (t) {
+            return t.state.blockStarts === null ? readChunk(info, t.state) : readBlock(t.state, blockOf(t.state, at));
+          })).then(function () { return from(at); });
+        }
+        if (!excluded(paper)) results.push({ ref: String(paper), score: 0, matchData: new lunr.MatchData() });
+      }
+      return Promise.resolve(results);
     }
     return from(0);
   }
@@ -409,10 +427,15 @@
     var fraction;
     if (p.required.length) {
       fraction = p.required.reduce(function (product, group) { return product * share(group); }, 1);
+    } else if (p.scoring.length === 0) {
+      fraction = 1; /* exclusions only: every other paper */
     } else {
       fraction = 1 - p.scoring.reduce(function (product, t) { return product * (1 - Math.min(1, t.state.count / n)); }, 1);
     }
-    p.prohibited.forEach(function (t) { fraction *= 1 - Math.min(1, t.state.count / n); });
+    p.prohibited.forEach(function (t) {
+      var count = t.fields.length === 1 ? t.state.perField[t.fields[0]] : t.state.count;
+      fraction *= 1 - Math.min(1, count / n);
+    });
     return Math.round(fraction * n);
   }
 
