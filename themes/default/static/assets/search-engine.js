@@ -81,7 +81,7 @@
     }
   }
 
-  function readChunk(info, state) {
+  function readChunk(state) {
     var k = state.chunksRead;
     return file("w/" + state.number + "." + k + ".json").then(function (chunk) {
       if (state.chunksRead !== k) return;
@@ -227,7 +227,8 @@
     });
   }
 
-  /* The exact number of matches when the query is one term, known from the shard; else null. */
+  /* The exact number of matches when the query is one word that expands to one term, searched in
+     all fields or in one (the shard counts papers per term and per field); else null. */
   function simpleCount(info, items, expansions, scoringTerms) {
     if (items.length !== 1 || expansions[0].length !== 1 || scoringTerms.length !== 1) return null;
     var fields = items[0].clause.fields, state = scoringTerms[0].state;
@@ -283,7 +284,7 @@
      the query touches is read whole). */
   function rank(info, p, wanted) {
     var first = p.states.filter(function (state) { return !state.complete && state.chunksRead === 0; });
-    return Promise.all(first.map(function (state) { return readChunk(info, state); })).then(function round() {
+    return Promise.all(first.map(function (state) { return readChunk(state); })).then(function round() {
       var candidates = new Set();
       p.scoring.forEach(function (t) { t.state.known.forEach(function (weights, paper) { candidates.add(paper); }); });
       var exact = [], open = [];
@@ -309,7 +310,7 @@
       }
       var reads = [], chunks = new Set(), blocks = new Map();
       function readNext(state) {
-        if (!state.complete && !chunks.has(state)) { chunks.add(state); reads.push(readChunk(info, state)); }
+        if (!state.complete && !chunks.has(state)) { chunks.add(state); reads.push(readChunk(state)); }
       }
       function lookUp(state, paper) {
         if (state.blockStarts === null) { readNext(state); return; } /* its first chunk comes first */
@@ -409,7 +410,7 @@
         if (pending.length) {
           var at = paper;
           return Promise.all(pending.map(function (t) {
-            return t.state.blockStarts === null ? readChunk(info, t.state) : readBlock(t.state, blockOf(t.state, at));
+            return t.state.blockStarts === null ? readChunk(t.state) : readBlock(t.state, blockOf(t.state, at));
           })).then(function () { return from(at); });
         }
         if (!excluded(paper)) results.push({ ref: String(paper), score: 0, matchData: new lunr.MatchData() });
