@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,15 +45,23 @@ class SubPathHandler(SimpleHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """``folder`` served at /sub/ on a free port; yields its address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SubPathHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sub/"
+    finally:
+        server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     out = tmp_path_factory.mktemp("browser") / "_site"
     build(REPO, BuildOptions(output=out, base_url="http://127.0.0.1/sub/"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SubPathHandler, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/sub/"
-    server.shutdown()
+    with serving(out) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -333,10 +342,8 @@ def served_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     load_corpus_generator()(site, 1_500)
     out = site / "_site"
     build(site, BuildOptions(output=out, base_url="http://127.0.0.1/sub/"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SubPathHandler, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/sub/", site
-    server.shutdown()
+    with serving(out) as url:
+        yield url, site
 
 
 def test_search_on_a_large_archive_shows_lunr_js_ranking_page_by_page(browser, served_archive) -> None:  # type: ignore[no-untyped-def]

@@ -4,15 +4,11 @@ JavaScript. The expected papers are worked out here from the built HTML by the d
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import threading
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,7 @@ import pytest
 from sitegen.build import BuildOptions, build
 
 from .helpers import soup
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, SubPathHandler, sync_api
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, serving, sync_api
 
 KEY = "sitegen-filters"
 MONTH = "2024/02/"
@@ -129,14 +125,12 @@ def shown_and_highlighted(page: Any) -> tuple[set[str], set[str]]:
     }
 
 
-@contextmanager
-def serving(folder: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SubPathHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/sub/"
-    finally:
-        server.shutdown()
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +140,6 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     build(REPO, BuildOptions(output=out, base_url="http://127.0.0.1/sub/"))
     with serving(out) as url:
         yield url, out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_panel(page: Any) -> None:
