@@ -40,15 +40,24 @@
 
   function meta() { return file("meta.json"); }
 
-  /* The shard whose range holds word: the last whose first term is not after it. */
-  function shardOf(info, word) {
-    var low = 0, high = info.shards.length - 1;
+  /* The position of the last item of a sorted, non-empty list that is not after value (0 when
+     all are): the shard or block whose range holds it. */
+  function lastAtMost(sorted, value) {
+    var low = 0, high = sorted.length - 1;
     while (low < high) {
       var middle = (low + high + 1) >> 1;
-      if (info.shards[middle] <= word) low = middle; else high = middle - 1;
+      if (sorted[middle] <= value) low = middle; else high = middle - 1;
     }
     return low;
   }
+
+  function shardOf(info, word) { return lastAtMost(info.shards, word); }
+
+  function blockOf(state, paper) { return lastAtMost(state.blockStarts, paper); }
+
+  /* Where a term's weight-ordered chunk k starts: chunk 0 has info.chunk entries, each next one
+     twice as many as the last. */
+  function chunkStart(info, k) { return info.chunk * (Math.pow(2, k) - 1); }
 
   function readShard(info, number) {
     return file("s/" + number + ".json").then(function (rows) {
@@ -64,7 +73,7 @@
           state.complete = true;
           state.theta = 0;
         } else {
-          for (var size = info.chunk, start = 0; start < state.count; start += size, size *= 2) state.chunkCount++;
+          while (chunkStart(info, state.chunkCount) < state.count) state.chunkCount++;
         }
         terms[row[0]] = state;
       });
@@ -96,18 +105,8 @@
   }
 
   function nextChunkEntries(info, state) {
-    var start = 0, size = info.chunk;
-    for (var k = 0; k < state.chunksRead; k++) { start += size; size *= 2; }
-    return Math.min(size, state.count - start);
-  }
-
-  function blockOf(state, paper) {
-    var starts = state.blockStarts, low = 0, high = starts.length - 1;
-    while (low < high) {
-      var middle = (low + high + 1) >> 1;
-      if (starts[middle] <= paper) low = middle; else high = middle - 1;
-    }
-    return low;
+    var k = state.chunksRead;
+    return Math.min(chunkStart(info, k + 1), state.count) - chunkStart(info, k);
   }
 
   function readBlock(state, block) {
@@ -120,6 +119,19 @@
   /* Whether the weights of paper for this term are known (present, or known to be absent). */
   function resolved(state, paper) {
     return state.complete || state.known.has(paper) || (state.blockStarts !== null && state.blocksRead.has(blockOf(state, paper)));
+  }
+
+  /* Whether paper has t's term in one of t's fields: true, false, or null while unknown. */
+  function has(t, paper) {
+    var weights = t.state.known.get(paper);
+    if (weights) return t.fields.some(function (f) { return weights[f] > 0; });
+    return resolved(t.state, paper) ? false : null;
+  }
+
+  /* Reads what settles paper for this term: the block holding it, or first the chunk that says
+     where the blocks start. */
+  function readFor(state, paper) {
+    return state.blockStarts === null ? readChunk(state) : readBlock(state, blockOf(state, paper));
   }
 
   /* --- planning a query ---------------------------------------------------------------------- */
@@ -257,19 +269,13 @@
     var eligible = true;
     p.prohibited.forEach(function (t) {
       if (eligible === false) return;
-      var weights = t.state.known.get(paper);
-      if (weights && t.fields.some(function (f) { return weights[f]; })) eligible = false;
-      else if (!weights && !resolved(t.state, paper)) eligible = null;
+      var found = has(t, paper);
+      if (found !== false) eligible = found ? false : null;
     });
     p.required.forEach(function (group) {
       if (eligible === false) return;
-      var met = false, open = false;
-      group.forEach(function (t) {
-        var weights = t.state.known.get(paper);
-        if (weights && t.fields.some(function (f) { return weights[f]; })) met = true;
-        else if (!weights && !resolved(t.state, paper)) open = true;
-      });
-      if (!met) eligible = open ? null : false;
+      var found = group.map(function (t) { return has(t, paper); });
+      if (found.indexOf(true) < 0) eligible = found.indexOf(null) < 0 ? false : null;
     });
     if (!unresolved && !matched) eligible = false;
     return { lower: lower, upper: lower + upper, eligible: eligible, exact: !unresolved && eligible !== null };
@@ -313,7 +319,7 @@
         if (!state.complete && !chunks.has(state)) { chunks.add(state); reads.push(readChunk(state)); }
       }
       function lookUp(state, paper) {
-        if (state.blockStarts === null) { readNext(state); return; } /* its first chunk comes first */
+        if (state.blockStarts === null) { readNext(state); return; } /* see readFor */
         var block = blockOf(state, paper);
         blocks.set(state.number + "." + block, [state, block]);
       }
@@ -398,22 +404,16 @@
      they are read (its first chunk first, for where the blocks start), then the scan goes on. */
   function negatedResults(info, p, wanted) {
     var results = [];
-    function excluded(paper) {
-      return p.prohibited.some(function (t) {
-        var weights = t.state.known.get(paper);
-        return weights && t.fields.some(function (f) { return weights[f]; });
-      });
-    }
     function from(paper) {
       for (; paper < info.papers && results.length < wanted; paper++) {
-        var pending = p.prohibited.filter(function (t) { return !resolved(t.state, paper); });
-        if (pending.length) {
+        var found = p.prohibited.map(function (t) { return has(t, paper); });
+        if (found.indexOf(null) >= 0) {
           var at = paper;
-          return Promise.all(pending.map(function (t) {
-            return t.state.blockStarts === null ? readChunk(t.state) : readBlock(t.state, blockOf(t.state, at));
+          return Promise.all(p.prohibited.map(function (t, i) {
+            return found[i] === null ? readFor(t.state, at) : null;
           })).then(function () { return from(at); });
         }
-        if (!excluded(paper)) results.push({ ref: String(paper), score: 0, matchData: new lunr.MatchData() });
+        if (found.indexOf(true) < 0) results.push({ ref: String(paper), score: 0, matchData: new lunr.MatchData() });
       }
       return Promise.resolve(results);
     }
@@ -452,9 +452,7 @@
             if (!complete) return { results: results, total: estimate(info, p), exact: false };
             var excluded = new Set();
             p.prohibited.forEach(function (t) {
-              t.state.known.forEach(function (weights, paper) {
-                if (t.fields.some(function (f) { return weights[f]; })) excluded.add(paper);
-              });
+              t.state.known.forEach(function (weights, paper) { if (has(t, paper)) excluded.add(paper); });
             });
             return { results: results, total: info.papers - excluded.size, exact: true };
           });
