@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from lunr.builder import Builder
-from lunr.index import Index
 from lunr.stemmer import stemmer as lunr_stemmer_label
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
@@ -222,7 +221,9 @@ def build_index(documents: Sequence[SearchDocument], add: AddDocument | None = N
             "invertedIndex": [],
             "pipeline": ["stemmer"],
         }
-    serialised: dict[str, Any] = lunr_index(fill_builder(documents, add)).serialize()
+    builder = fill_builder(documents, add)
+    number_terms(builder)
+    serialised: dict[str, Any] = builder.build().serialize()
     serialised["invertedIndex"].sort(key=lambda entry: js_order(entry[0]))
     return serialised
 
@@ -247,18 +248,11 @@ def js_order(term: str) -> bytes:
     return term.encode("utf-16-be")
 
 
-def lunr_index(builder: Builder) -> Index:
-    number_terms(builder)
-    return builder.build()
-
-
-def number_terms(builder: Builder) -> list[str]:
-    """Number each term by its place in JavaScript's order, so that a vector's entries come in the
-    same order in the whole index and in any part of it; returns the sorted vocabulary."""
-    vocabulary = sorted(builder.inverted_index, key=js_order)
-    for number, term in enumerate(vocabulary):
+def number_terms(builder: Builder) -> None:
+    """Number each term by its place in JavaScript's order, as ``postings`` does, so that a
+    vector's entries come in the same order in the whole index and in any part of it."""
+    for number, term in enumerate(sorted(builder.inverted_index, key=js_order)):
         builder.inverted_index[term]["_index"] = number
-    return vocabulary
 
 
 def add_terms(builder: Builder, ref: str, fields: dict[str, list[str]]) -> None:
@@ -332,7 +326,8 @@ def postings(documents: Sequence[SearchDocument]) -> tuple[list[str], list[array
     for number, term in enumerate(vocabulary):
         number_of[ids[term]] = number
     count = len(papers)
-    k1, b = 1.2, 0.75  # lunr's defaults
+    lunr_defaults = Builder()
+    k1, b = lunr_defaults._k1, lunr_defaults._b
     averages = [total / count for total in length_sums] if count else []
     idfs = [math.log(1 + abs((count - df + 0.5) / (df + 0.5))) for df in document_frequency]
     boosts = [boost for _, boost in FIELDS]
