@@ -18,9 +18,8 @@
   var engine = null;
   var loaded = false;
   var shown = 0;
-  var currentRaw = "";
-  var current = null; /* the query whose results are on screen or on their way */
-  var lastQuery = null;
+  var lastQuery = null; /* the query whose results are on screen or on their way */
+  var lastRaw = "";
   var timer = null;
 
   function fetchJSON(path) {
@@ -124,7 +123,7 @@
     return engine.search(query, wanted).then(function (answer) {
       var refs = answer.results.slice(shown).map(function (result) { return result.ref; });
       return engine.documents(refs).then(function (docs) {
-        if (current !== query) return; /* the reader has typed something else meanwhile */
+        if (lastQuery !== query) return; /* the reader has typed something else meanwhile */
         status.textContent = describe(answer, raw);
         var firstNew = null;
         answer.results.slice(shown).forEach(function (result, i) {
@@ -149,9 +148,8 @@
     var query = normalise(raw);
     if (query === lastQuery) return;
     lastQuery = query;
-    current = query;
-    currentRaw = raw.trim();
-    var url = query ? "?q=" + encodeURIComponent(raw.trim()) : location.pathname;
+    lastRaw = raw.trim();
+    var url = query ? "?q=" + encodeURIComponent(lastRaw) : location.pathname;
     history.replaceState(null, "", url);
     list.textContent = "";
     shown = 0;
@@ -160,8 +158,8 @@
       status.textContent = "";
       return;
     }
-    show(query, raw.trim(), PAGE_SIZE, false).catch(function (error) {
-      if (current === query) fail(error);
+    show(query, lastRaw, PAGE_SIZE, false).catch(function (error) {
+      if (lastQuery === query) fail(error);
     });
   }
 
@@ -182,9 +180,8 @@
     search(input.value);
   });
   more.addEventListener("click", function () {
-    var query = current;
     more.disabled = true;
-    show(query, currentRaw, shown + PAGE_SIZE, true).catch(fail).then(function () { more.disabled = false; });
+    show(lastQuery, lastRaw, shown + PAGE_SIZE, true).catch(fail).then(function () { more.disabled = false; });
   });
 
   var initial = new URLSearchParams(location.search).get("q") || "";
