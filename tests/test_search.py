@@ -220,10 +220,16 @@ def whole_index_file(documents: list[SearchDocument], folder: Path) -> Path:
     return path
 
 
+def both_indexes(site_dir: Path, folder: Path, layout: Layout | None = None) -> Path:
+    """The site's chunked index written into ``folder``, beside the whole single index, whose file
+    is returned for ``engine_search``."""
+    documents = search_documents(plan_site(site_dir, BuildOptions()).site)
+    write_outputs(chunked_index(documents, layout or Layout()), folder)
+    return whole_index_file(documents, folder)
+
+
 def test_the_chunked_index_ranks_as_lunr_js_over_the_whole_index(tmp_path: Path) -> None:
-    documents = search_documents(plan_site(REPO, BuildOptions()).site)
-    write_outputs(chunked_index(documents), tmp_path)
-    answers = engine_search(tmp_path, PARITY_QUERIES, whole_index_file(documents, tmp_path))
+    answers = engine_search(tmp_path, PARITY_QUERIES, both_indexes(REPO, tmp_path))
     assert len(answers) >= 30
     assert_same_results(answers)
     assert all(answer["exact"] for answer in answers)
@@ -233,9 +239,7 @@ def test_the_chunked_index_ranks_as_lunr_js_at_10000_papers(tmp_path: Path) -> N
     """Deep lists, threshold reading, paper-ordered blocks and estimated counts all come into play."""
     site_dir = tmp_path / "corpus"
     load_corpus_generator()(site_dir, 10_000)
-    documents = search_documents(plan_site(site_dir, BuildOptions()).site)
-    write_outputs(chunked_index(documents), tmp_path)
-    answers = engine_search(tmp_path, PARITY_QUERIES, whole_index_file(documents, tmp_path))
+    answers = engine_search(tmp_path, PARITY_QUERIES, both_indexes(site_dir, tmp_path))
     assert_same_results(answers)
     by_query = {answer["query"]: answer for answer in answers}
     assert len(by_query["language model"]["expected"]) == PAGE_SIZE * PAGES
@@ -275,8 +279,7 @@ def test_random_queries_rank_as_lunr_js_with_a_tiny_layout(tmp_path: Path) -> No
     lists, many block look-ups, many shards for a wildcard."""
     site_dir = tmp_path / "corpus"
     load_corpus_generator()(site_dir, 1_500)
-    documents = search_documents(plan_site(site_dir, BuildOptions()).site)
-    write_outputs(chunked_index(documents, Layout(inline=2, chunk=8, block=8, store=3, shard=400)), tmp_path)
+    whole_index = both_indexes(site_dir, tmp_path, Layout(inline=2, chunk=8, block=8, store=3, shard=400))
     meta = json.loads((tmp_path / "search/meta.json").read_text())
     rows = [
         row
@@ -285,7 +288,7 @@ def test_random_queries_rank_as_lunr_js_with_a_tiny_layout(tmp_path: Path) -> No
     ]
     vocabulary = [term for term, *_ in sorted(rows, key=lambda row: -row[2])]
     queries = random_queries(vocabulary, 150, seed=1)
-    answers = engine_search(tmp_path, queries, whole_index_file(documents, tmp_path))
+    answers = engine_search(tmp_path, queries, whole_index)
     assert_same_results(answers)
     assert sum(1 for answer in answers if answer["expected"]) > 100, "most random queries find papers"
 
