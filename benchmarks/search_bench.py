@@ -59,7 +59,7 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_index(site: Path, folder: Path) -> tuple[float, int, int]:
+def write_chunked_index(site: Path, folder: Path) -> tuple[float, int, int]:
     documents = search_documents(plan_site(site, BuildOptions()).site)
     started = time.perf_counter()
     files = size = 0
@@ -134,7 +134,7 @@ def main() -> None:
             generate(site, count)
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
-            seconds, files, size = build_index(site, folder)
+            seconds, files, size = write_chunked_index(site, folder)
             print(
                 f"\n{count:,} papers: index built in {seconds:.1f} s: {files:,} files, {size / 2**20:.1f} MiB"
             )
@@ -144,7 +144,7 @@ def main() -> None:
                 "date: 2025-12-31\ntopics: [topic-00]\n---\nA new abstract about antibody design.\n"
             )
             try:
-                again, _, _ = build_index(site, Path(scratch) / "again")
+                again, _, _ = write_chunked_index(site, Path(scratch) / "again")
             finally:
                 added.unlink()
             print(f"  after adding one paper: {again:.1f} s; peak memory so far {peak_mib():,.0f} MiB")
