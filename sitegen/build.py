@@ -28,6 +28,7 @@ from .writer import Output, PathClaims, WriteReport, write_site
 
 CONTENT_DIR = "content"
 DEFAULT_OUTPUT = "_site"
+DEFAULT_CACHE = ".sitegen-cache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,11 @@ class BuildOptions:
     """What "today" is for future-dated papers; the site's time zone's date when None."""
     jobs: int = 0
     """1: one process. Otherwise the search index is built on a second core, where there is one."""
+    cache_dir: Path | None = None
+    """What one build keeps to make the next faster; ``SITE/.sitegen-cache`` when None. Safe to
+    delete, and to copy between machines: entries are found by the hash of what made them."""
+    cache: bool = True
+    """False: neither read nor write the cache."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +130,8 @@ def build(
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
     check_output_folder(site_dir, output_dir)
     env = make_environment(plan.config, plan.template_dirs)
-    with in_background(render_search, plan.site, fork=options.jobs != 1) as search:
+    cache_dir = (options.cache_dir or site_dir / DEFAULT_CACHE) if options.cache else None
+    with in_background(render_search, plan.site, cache_dir, fork=options.jobs != 1) as search:
         outputs: Iterator[Output] = itertools.chain(
             watch.timed("render pages", render_pages, plan.pages, env),
             watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),

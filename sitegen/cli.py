@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .build import DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site, plan_site
+from .build import DEFAULT_CACHE, DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site, plan_site
 from .config import TOPIC_SLUG, parse_base_url
 from .digest import digest_message, make_digest
 from .errors import InputError, Problem, SitegenError, UsageError
@@ -152,6 +152,13 @@ def make_parser() -> argparse.ArgumentParser:
                 "-j", "--jobs", type=int, choices=(1, 2), default=2,
                 help="2 (default): build the search index on a second core when there is one; 1: one process",
             )  # fmt: skip
+            sub.add_argument(
+                "--cache-dir", type=Path, metavar="DIR",
+                help=f"where to keep what speeds up the next build (default: SITE/{DEFAULT_CACHE})",
+            )  # fmt: skip
+            sub.add_argument(
+                "--no-cache", dest="cache", action="store_false", help="neither read nor write the cache"
+            )
         sub.add_argument("--base-url", type=_base_url_argument, metavar="URL", help="override base_url")
         sub.add_argument("--drafts", action="store_true", help="include papers marked draft: true")
         sub.add_argument(
@@ -240,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
         future=args.future,
         strict=args.strict,
         jobs=getattr(args, "jobs", 0),
+        cache_dir=getattr(args, "cache_dir", None),
+        cache=getattr(args, "cache", True),
     )
     started = time.perf_counter()
     if args.command == "check":

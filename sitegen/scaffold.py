@@ -102,6 +102,6 @@ def init_site(site_dir: Path, today: dt.date) -> list[Path]:
     )
     for folder in ("templates", "static"):
         (site_dir / folder).mkdir(exist_ok=True)
-    (site_dir / ".gitignore").write_text("/_site/\n", encoding="utf-8")
+    (site_dir / ".gitignore").write_text("/_site/\n/.sitegen-cache/\n", encoding="utf-8")
     created.append(site_dir / ".gitignore")
     return created

@@ -12,20 +12,22 @@ with lunr.js itself, in Node, on a large word list. Only the stop-word filter is
 from __future__ import annotations
 
 import functools
-import itertools
-import math
+import json
 import re
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from lunr.builder import Builder
 from lunr.stemmer import stemmer as lunr_stemmer_label
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from . import urls
+from .postings import Ints, Postings, TermCache, js_order, postings, stable_order
 from .site import Site
 from .views import script_safe_json
 from .writer import Output
@@ -207,6 +209,11 @@ def search_documents(site: Site) -> list[SearchDocument]:
     ]
 
 
+def _field_texts(document: SearchDocument) -> tuple[str, str, str, str]:
+    """The text of each field, in ``FIELDS`` order."""
+    return (document.title, document.authors, " ".join(document.topics), document.text)
+
+
 AddDocument = Callable[[Builder, str, dict[str, list[str]]], None]
 
 
@@ -243,11 +250,6 @@ def fill_builder(documents: Sequence[SearchDocument], add: AddDocument | None = 
     return builder
 
 
-def js_order(term: str) -> bytes:
-    """Sort key giving JavaScript's string order (UTF-16 code units)."""
-    return term.encode("utf-16-be")
-
-
 def number_terms(builder: Builder) -> None:
     """Number each term by its place in JavaScript's order, as ``postings`` does, so that a
     vector's entries come in the same order in the whole index and in any part of it."""
@@ -280,101 +282,12 @@ def add_terms(builder: Builder, ref: str, fields: dict[str, list[str]]) -> None:
 
 # --- the index as files a browser fetches a few at a time ------------------------------------
 
-Entry = tuple[int, int, int, int, int]
-"""One paper's postings for one term: the paper's number, then per field (in ``FIELDS`` order) its
-weight times 1000 plus one, or 0 where the field lacks the term. Lunr rounds weights to 3 decimals, so
-the integers are exact, and the plus one keeps a weight that rounded to 0 apart from no match."""
 
-
-@dataclass(frozen=True, slots=True)
-class _FieldTerms:
-    """One field of one paper: its distinct terms (by first-seen id), their counts, its length."""
-
-    ids: array[int]
-    counts: array[int]
-    length: int
-
-
-def postings(documents: Sequence[SearchDocument]) -> tuple[list[str], list[array[int]]]:
-    """The sorted vocabulary and, per term (by its place in it), every paper holding the term as
-    flat ``Entry`` values in paper order, with the weights lunr.py's ``Builder`` gives (BM25 with
-    its k1 and b, the field's boost, rounded to 3 decimals): the same arithmetic in the same order,
-    kept in arrays rather than lunr.py's dict per posting, which needed 8 GB at 100,000 papers.
-    tests/test_search.py checks every weight against lunr.py's own index."""
-    ids: dict[str, int] = {}
-    document_frequency: list[int] = []
-    papers: list[list[_FieldTerms]] = []
-    length_sums = [0] * len(FIELDS)
-    for document in documents:
-        fields = []
-        for position, text in enumerate(_field_texts(document)):
-            field_terms = terms(text)
-            frequencies = Counter(field_terms)
-            term_ids = array("i")
-            for term in frequencies:
-                term_id = ids.get(term)
-                if term_id is None:
-                    term_id = ids[term] = len(ids)
-                    document_frequency.append(0)
-                document_frequency[term_id] += 1
-                term_ids.append(term_id)
-            fields.append(_FieldTerms(term_ids, array("i", frequencies.values()), len(field_terms)))
-            length_sums[position] += len(field_terms)
-        papers.append(fields)
-    vocabulary = sorted(ids, key=js_order)
-    number_of = [0] * len(ids)
-    for number, term in enumerate(vocabulary):
-        number_of[ids[term]] = number
-    count = len(papers)
-    lunr_defaults = Builder()
-    k1, b = lunr_defaults._k1, lunr_defaults._b
-    averages = [total / count for total in length_sums] if count else []
-    idfs = [math.log(1 + abs((count - df + 0.5) / (df + 0.5))) for df in document_frequency]
-    boosts = [boost for _, boost in FIELDS]
-    by_term = [array("i") for _ in vocabulary]
-    for paper, fields in enumerate(papers):
-        entries: dict[int, list[int]] = {}
-        for position, field in enumerate(fields, start=1):
-            if not field.length:
-                continue  # an empty field, perhaps in every paper: no average to divide by
-            base = k1 * (1 - b + b * (field.length / averages[position - 1]))
-            boost = boosts[position - 1]
-            for term_id, tf in zip(field.ids, field.counts, strict=True):
-                score = idfs[term_id] * ((k1 + 1) * tf) / (base + tf)
-                score *= boost
-                weights = entries.get(term_id)
-                if weights is None:
-                    weights = entries[term_id] = [paper, 0, 0, 0, 0]
-                weights[position] = _thousandths(score) + 1
-        for term_id, weights in entries.items():
-            by_term[number_of[term_id]].extend(weights)
-        papers[paper] = []  # done with: free as we go
-    return vocabulary, by_term
-
-
-def _field_texts(document: SearchDocument) -> tuple[str, str, str, str]:
-    """The text of each field, in ``FIELDS`` order."""
-    return (document.title, document.authors, " ".join(document.topics), document.text)
-
-
-def _thousandths(score: float) -> int:
-    """``round(score, 3) * 1000`` as an integer: Python's ``round`` to 3 digits is slow (it goes
-    through decimal digits), so it is used only near a tie, where float multiplication could
-    round the other way."""
-    scaled = score * 1000 + 0.5
-    whole = int(scaled)  # scores are positive: int() is floor
-    if scaled - whole < 1e-6 or whole + 1 - scaled < 1e-6:
-        return round(round(score, 3) * 1000)
-    return whole
-
-
-def _key(entry: Entry) -> tuple[int, int]:
-    """Strongest first, then in paper order: the order of a term's weight-ordered chunks."""
-    return (-(entry[1] + entry[2] + entry[3] + entry[4]), entry[0])
-
-
-def _flat(entries: Iterable[Entry]) -> list[int]:
-    return list(itertools.chain.from_iterable(entries))
+def document_postings(documents: Sequence[SearchDocument], cache: TermCache | None = None) -> Postings:
+    """Every term's postings in ``documents``, each paper's terms taken from ``cache`` where it has
+    them (see ``sitegen.postings``)."""
+    texts = [_field_texts(document) for document in documents]
+    return postings(texts, [boost for _, boost in FIELDS], cache or TermCache(None, terms))
 
 
 def chunk_bounds(count: int, layout: Layout) -> list[tuple[int, int]]:
@@ -387,9 +300,14 @@ def chunk_bounds(count: int, layout: Layout) -> list[tuple[int, int]]:
     return bounds
 
 
-def chunked_index(documents: Sequence[SearchDocument], layout: Layout = Layout()) -> Iterator[Output]:
+def chunked_index(
+    documents: Sequence[SearchDocument], layout: Layout = Layout(), cache_dir: Path | None = None
+) -> Iterator[Output]:
     """The search index as many small files; search.js fetches only those a query needs and
     assembles from them a ``lunr.Index`` of just the papers that can rank where the reader looks.
+    ``cache_dir`` keeps each paper's terms, by the hash of its text, for the next build.
+
+    A posting is written as ``[paper, weight per field...]`` (see ``Postings.weights``):
 
     - ``meta.json``: counts, fields, the layout and the first term of each shard;
     - ``terms.json``: every term, sorted, to expand fuzzy terms and short wildcards;
@@ -400,38 +318,28 @@ def chunked_index(documents: Sequence[SearchDocument], layout: Layout = Layout()
     - ``r/<number>.<b>.json``: block b, paper-ordered, paper numbers as gaps;
     - ``d/<k>.json``: what results display for papers k * ``store`` onwards.
     """
-    field_names = [name for name, _ in FIELDS]
-    vocabulary, flat_postings = postings(documents)
-    shards: list[list[list[object]]] = []
-    shard_bytes = layout.shard
-    for number, (term, flat) in enumerate(zip(vocabulary, flat_postings, strict=True)):
-        entries: list[Entry] = list(zip(*[iter(flat)] * 5, strict=True))
-        columns = list(zip(*entries, strict=True))[1:]
-        per_field = [len(column) - column.count(0) for column in columns]
-        ordered = sorted(entries, key=_key)
-        inline = _flat(ordered) if len(entries) <= layout.inline else None
-        if shard_bytes >= layout.shard:
-            shards.append([])
-            shard_bytes = 0
-        shards[-1].append([term, number, len(entries), per_field, inline])
-        shard_bytes += 24 + len(term) + 6 * len(inline or ())
-        if inline is not None:
-            continue
-        bounds = chunk_bounds(len(entries), layout)
-        blocks = [entries[start : start + layout.block] for start in range(0, len(entries), layout.block)]
-        for k, (start, end) in enumerate(bounds):
-            chunk: dict[str, object] = {"e": _flat(ordered[start:end])}
-            if k == 0 and len(bounds) > 1:
-                chunk["b"] = [block[0][0] for block in blocks]
-            yield _json_output(f"search/w/{number}.{k}.json", chunk)
-        if len(bounds) > 1:
-            for b, block in enumerate(blocks):
-                gaps = [
-                    (entry[0] - (block[i - 1][0] if i else 0), *entry[1:]) for i, entry in enumerate(block)
-                ]
-                yield _json_output(f"search/r/{number}.{b}.json", _flat(gaps))
-    for number, shard in enumerate(shards):
-        yield _json_output(f"search/s/{number}.json", shard)
+    found = document_postings(documents, TermCache(cache_dir, terms))
+    vocabulary, starts = found.vocabulary, found.starts
+    sizes = np.diff(starts)
+    term_of_row = np.repeat(np.arange(len(vocabulary)), sizes)
+    per_field = np.stack(
+        [np.bincount(term_of_row[column != 0], minlength=len(vocabulary)) for column in found.weights.T],
+        axis=1,
+    )
+    # Strongest first, then in paper order (a stable sort keeps it): a term's weight-ordered chunks.
+    total = found.weights.sum(axis=1)
+    most = int(total.max(initial=0))
+    strongest = stable_order(term_of_row * (most + 1) + (most - total))
+    by_weight = np.column_stack([found.papers[strongest], found.weights[strongest]])
+    by_paper = np.column_stack([_block_gaps(found.papers, starts, layout), found.weights])
+
+    number_text = _NumberText(max(int(by_weight.max(initial=0)), len(vocabulary)))
+    shards = _vocabulary_shards(vocabulary, starts, per_field, by_weight, layout, number_text)
+    common = np.flatnonzero(sizes > layout.inline).tolist()
+    for batch in _batches(common, sizes, rows=1 << 20):
+        yield from _common_terms(batch, starts, by_weight, by_paper, found.papers, layout, number_text)
+    for number, (_, shard) in enumerate(shards):
+        yield Output(f"search/s/{number}.json", shard, SOURCE)
     for start in range(0, len(documents), layout.store):
         yield _json_output(
             f"search/d/{start // layout.store}.json", document_store(documents[start : start + layout.store])
@@ -440,19 +348,155 @@ def chunked_index(documents: Sequence[SearchDocument], layout: Layout = Layout()
     meta = {
         "version": 1,
         "papers": len(documents),
-        "fields": field_names,
+        "fields": [name for name, _ in FIELDS],
         "inline": layout.inline,
         "chunk": layout.chunk,
         "block": layout.block,
         "store": layout.store,
-        "shards": [shard[0][0] for shard in shards],
+        "shards": [first for first, _ in shards],
     }
     yield _json_output(META_PATH, meta)
 
 
+def _vocabulary_shards(
+    vocabulary: list[str],
+    starts: Ints,
+    per_field: Ints,
+    by_weight: Ints,
+    layout: Layout,
+    number_text: _NumberText,
+) -> list[tuple[str, bytes]]:
+    """The vocabulary cut into shards of about ``layout.shard`` bytes: each shard's first term and
+    its JSON, ``[[term, number, papers, [papers per field], postings or null], ...]``."""
+    sizes = np.diff(starts)
+    rare = sizes <= layout.inline
+    rare_sizes = sizes[rare]
+    rare_text, rare_at = number_text.rows(
+        by_weight[np.repeat(starts[:-1][rare], rare_sizes) + _ranks(rare_sizes)]
+    )
+    rare_first = np.concatenate([[0], np.cumsum(rare_sizes)]).tolist()
+    counts_text, counts_at = number_text.rows(np.column_stack([np.arange(len(vocabulary)), sizes]))
+    fields_text, fields_at = number_text.rows(per_field)
+    shards: list[tuple[str, list[bytes]]] = []
+    shard_bytes = layout.shard
+    rare_number = 0
+    for number, (term, is_rare, size) in enumerate(
+        zip(vocabulary, rare.tolist(), sizes.tolist(), strict=True)
+    ):
+        if is_rare:
+            low, high = rare_first[rare_number], rare_first[rare_number + 1]
+            inline = b"[" + rare_text[rare_at[low] : rare_at[high] - 1] + b"]"
+            rare_number += 1
+        else:
+            inline = b"null"
+        if shard_bytes >= layout.shard:
+            shards.append((term, []))
+            shard_bytes = 0
+        shards[-1][1].append(
+            b"[%b,%b[%b],%b]"
+            % (
+                _script_safe_string(term),
+                counts_text[counts_at[number] : counts_at[number + 1]],
+                fields_text[fields_at[number] : fields_at[number + 1] - 1],
+                inline,
+            )
+        )
+        shard_bytes += 24 + len(term) + (30 * size if is_rare else 0)
+    return [(first, b"[" + b",".join(entries) + b"]") for first, entries in shards]
+
+
+def _script_safe_string(text: str) -> bytes:
+    """``text`` as a JSON string, as ``script_safe_json`` writes it."""
+    quoted: str = encode_basestring(text)
+    return quoted.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
+def _common_terms(
+    numbers: list[int],
+    starts: Ints,
+    by_weight: Ints,
+    by_paper: Ints,
+    papers: Ints,
+    layout: Layout,
+    number_text: _NumberText,
+) -> Iterator[Output]:
+    """The chunk and block files of some common terms, their numbers written as text all at once."""
+    first, last = int(starts[numbers[0]]), int(starts[numbers[-1] + 1])
+    weight_text, weight_at = number_text.rows(by_weight[first:last])
+    paper_text, paper_at = number_text.rows(by_paper[first:last])
+    for number in numbers:
+        start, end = int(starts[number]) - first, int(starts[number + 1]) - first
+        bounds = chunk_bounds(end - start, layout)
+        for k, (low, high) in enumerate(bounds):
+            entries = weight_text[weight_at[start + low] : weight_at[start + high] - 1]
+            blocks = b""
+            if k == 0 and len(bounds) > 1:
+                block_starts = papers[first + start : first + end : layout.block].tolist()
+                blocks = b',"b":' + json.dumps(block_starts, separators=(",", ":")).encode()
+            yield Output(f"search/w/{number}.{k}.json", b'{"e":[' + entries + b"]" + blocks + b"}", SOURCE)
+        if len(bounds) > 1:
+            for b, low in enumerate(range(start, end, layout.block)):
+                high = min(end, low + layout.block)
+                entries = paper_text[paper_at[low] : paper_at[high] - 1]
+                yield Output(f"search/r/{number}.{b}.json", b"[" + entries + b"]", SOURCE)
+
+
+def _batches(numbers: list[int], sizes: Ints, rows: int) -> Iterator[list[int]]:
+    """Consecutive terms in runs of about ``rows`` postings, to keep their text small."""
+    batch: list[int] = []
+    held = 0
+    for number in numbers:
+        batch.append(number)
+        held += int(sizes[number])
+        if held >= rows:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
+
+
+def _ranks(sizes: Ints) -> Ints:
+    """0, 1, … size - 1 for each size, one after another."""
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
+def _block_gaps(papers: Ints, starts: Ints, layout: Layout) -> Ints:
+    """Each paper number less the one before it in its paper-ordered block; a block's first as is."""
+    gaps = papers.copy()
+    gaps[1:] -= papers[:-1]
+    block_start = _ranks(np.diff(starts)) % layout.block == 0
+    gaps[block_start] = papers[block_start]
+    return gaps
+
+
+class _NumberText:
+    """Non-negative integers up to ``largest`` as JSON list items, ``"1,20,3,"``, made with numpy
+    from a table of each number's text: the index holds millions of them, too many to format one
+    at a time. Each table entry is zero-padded to 8 bytes (16 past 7 digits), the zeros dropped."""
+
+    def __init__(self, largest: int) -> None:
+        width = 8 if largest < 10**7 else 16
+        self._table = np.array([f"{number},".encode() for number in range(largest + 1)], dtype=f"S{width}")
+        if width == 8:
+            self._table = self._table.view(np.uint64)  # gathers far faster than 8-byte strings
+        self._lengths = (self._table.view(np.uint8).reshape(largest + 1, width) != 0).sum(axis=1)
+
+    def rows(self, rows: Ints) -> tuple[bytes, list[int]]:
+        """The rows' numbers, one row after another, and where each row's text starts (with one
+        more, the end)."""
+        characters = self._table[rows].view(np.uint8)
+        text = characters[characters != 0].tobytes()
+        row_starts = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(self._lengths[rows].sum(axis=1), out=row_starts[1:])
+        return text, row_starts.tolist()
+
+
+SOURCE = "the search index"
+
+
 def _json_output(path: str, data: object) -> Output:
     text = script_safe_json(data, separators=(",", ":"))
-    return Output(path, text.encode("utf-8"), "the search index")
+    return Output(path, text.encode("utf-8"), SOURCE)
 
 
 def document_store(documents: Iterable[SearchDocument]) -> list[list[object]]:
@@ -462,5 +506,5 @@ def document_store(documents: Iterable[SearchDocument]) -> list[list[object]]:
     ]
 
 
-def render_search(site: Site) -> list[Output]:
-    return list(chunked_index(search_documents(site)))
+def render_search(site: Site, cache_dir: Path | None = None) -> list[Output]:
+    return list(chunked_index(search_documents(site), cache_dir=cache_dir))

@@ -24,7 +24,7 @@ from sitegen.search import (
     SearchDocument,
     build_index,
     chunked_index,
-    postings,
+    document_postings,
     search_documents,
     stem,
     terms,
@@ -330,15 +330,20 @@ def test_the_chunked_index_has_lunr_pys_weights(tmp_path: Path) -> None:
     load_corpus_generator()(site_dir, 300)
     documents = search_documents(plan_site(site_dir, BuildOptions()).site)
     reference = build_index(documents, lunr_pys_own_add)
-    vocabulary, flat_postings = postings(documents)
-    assert vocabulary == [term for term, _ in reference["invertedIndex"]]  # type: ignore[attr-defined]
+    found = document_postings(documents)
+    assert found.vocabulary == [term for term, _ in reference["invertedIndex"]]  # type: ignore[attr-defined]
     fields = [name for name, _ in FIELDS]
+    starts = found.starts.tolist()
     ours = {
-        (number, fields[position - 1], str(flat[i])): flat[i + position] - 1
-        for number, flat in enumerate(flat_postings)
-        for i in range(0, len(flat), 5)
-        for position in range(1, 5)
-        if flat[i + position]
+        (number, fields[position], str(paper)): weights[position] - 1
+        for number in range(len(found.vocabulary))
+        for paper, weights in zip(
+            found.papers[starts[number] : starts[number + 1]].tolist(),
+            found.weights[starts[number] : starts[number + 1]].tolist(),
+            strict=True,
+        )
+        for position in range(4)
+        if weights[position]
     }
     theirs = {
         (elements[i], field_ref.split("/")[0], field_ref.split("/")[1]): round(elements[i + 1] * 1000)

@@ -1,0 +1,259 @@
+"""Papers → every term's postings with lunr.py's BM25 weights, in numpy arrays, with each paper's
+terms remembered by the hash of its text.
+
+Adding one paper changes every weight (they depend on the number of papers and the average field
+lengths), so the weights are always computed afresh, as array arithmetic; what is remembered is the
+slow part, each paper's terms (tokenising and stemming), in ``TermCache``'s file. The weights are
+lunr.py's to the bit: the same IEEE operations in the same order as its ``Builder``, with ``idf``
+computed by Python's ``math.log``; ``tests/test_search.py`` compares every one with lunr.py's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from lunr.builder import Builder
+
+FIELD_COUNT = 4
+CACHE_FILE = "search-terms.npz"
+PIPELINE_VERSION = b"sitegen-search-terms-1"
+"""Part of every paper's key: change it when the pipeline (tokenizer, trimmer, stop words, stemmer)
+changes, so that terms made the old way are never reused."""
+
+Ints = npt.NDArray[np.int64]
+Record = npt.NDArray[np.int32]
+"""One paper's terms: the length of each field, the number of distinct terms in each, then those
+terms (as numbers into the cache's vocabulary), then how often each occurs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Postings:
+    """Every term's postings, term after term in ``vocabulary`` order, each term's in paper order."""
+
+    vocabulary: list[str]
+    """Sorted as JavaScript sorts strings; a term's number is its place here."""
+    starts: Ints
+    """Term t's postings are rows ``starts[t]`` to ``starts[t + 1]``."""
+    papers: Ints
+    weights: Ints
+    """Per posting and field (in ``FIELDS`` order): lunr's weight times 1000, plus one; 0 where the
+    field lacks the term. Lunr rounds weights to 3 decimals, so the integers are exact."""
+
+
+def js_order(term: str) -> bytes:
+    """Sort key giving JavaScript's string order (UTF-16 code units)."""
+    return term.encode("utf-16-be")
+
+
+def sort_terms(terms: list[str]) -> list[str]:
+    """``terms`` in JavaScript's order. Python compares code points and JavaScript UTF-16 code
+    units, which differ only past U+FFFF, so the cheaper Python order serves when no term goes there."""
+    if max("".join(terms), default="\0") <= "\uffff":
+        return sorted(terms)
+    return sorted(terms, key=js_order)
+
+
+class TermCache:
+    """Each paper's terms per field, keyed by a hash of the texts they come from. Kept in one file
+    in the cache folder; a missing, unreadable or foreign file is an empty cache, and the file is
+    rewritten (whole, then renamed into place) only when a paper's terms were not in it."""
+
+    def __init__(self, folder: Path | None, terms: Callable[[str], list[str]]) -> None:
+        self._path = folder / CACHE_FILE if folder is not None else None
+        self._terms = terms
+        self._vocabulary: list[str] = []
+        self._number: dict[str, int] = {}
+        self._cached: dict[bytes, Record] = {}
+        self.misses = 0
+        if self._path is not None:
+            self._load(self._path)
+
+    def record(self, texts: Sequence[str]) -> tuple[bytes, Record]:
+        key = _key(texts)
+        found = self._cached.get(key)
+        if found is not None:
+            return key, found
+        self.misses += 1
+        lengths, counts, ids, frequencies = [], [], [], []
+        for text in texts:
+            field_terms = self._terms(text)
+            occurrences = Counter(field_terms)
+            lengths.append(len(field_terms))
+            counts.append(len(occurrences))
+            for term, frequency in occurrences.items():
+                number = self._number.get(term)
+                if number is None:
+                    number = self._number[term] = len(self._vocabulary)
+                    self._vocabulary.append(term)
+                ids.append(number)
+                frequencies.append(frequency)
+        return key, np.array(lengths + counts + ids + frequencies, dtype=np.int32)
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self._vocabulary
+
+    def save(self, keys: list[bytes], records: list[Record]) -> None:
+        """Keep exactly these papers' records (those of papers gone are dropped)."""
+        if self._path is None or (not self.misses and set(keys) == self._cached.keys()):
+            return
+        sizes = np.array([len(record) for record in records], dtype=np.int64)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self._path.parent, suffix=".tmp")
+            with os.fdopen(handle, "wb") as file:
+                np.savez(
+                    file,
+                    vocabulary=np.frombuffer("\n".join(self._vocabulary).encode(), dtype=np.uint8),
+                    keys=np.frombuffer(b"".join(keys), dtype=np.uint8),
+                    sizes=sizes,
+                    records=np.concatenate(records) if records else np.zeros(0, np.int32),
+                )
+            os.replace(temporary, self._path)
+        except OSError:
+            pass  # a cache that cannot be written only makes the next build slower
+
+    def _load(self, path: Path) -> None:
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                blob = stored["vocabulary"].tobytes().decode()
+                keys = stored["keys"].tobytes()
+                sizes = stored["sizes"].astype(np.int64)
+                records = stored["records"].astype(np.int32, copy=False)
+        except (OSError, ValueError, KeyError, UnicodeDecodeError):
+            return
+        vocabulary = blob.split("\n") if blob else []
+        if not _well_formed(keys, sizes, records, len(vocabulary)):
+            return
+        starts = (np.cumsum(sizes) - sizes).tolist()
+        cached = {
+            keys[16 * number : 16 * number + 16]: records[start : start + size]
+            for number, (start, size) in enumerate(zip(starts, sizes.tolist(), strict=True))
+        }
+        self._vocabulary = vocabulary
+        self._number = {term: number for number, term in enumerate(self._vocabulary)}
+        self._cached = cached
+
+
+def _well_formed(keys: bytes, sizes: Ints, records: Record, vocabulary: int) -> bool:
+    """Whether a cache file's arrays hold records as ``TermCache.record`` makes them."""
+    if len(keys) != 16 * len(sizes) or int(sizes.sum()) != len(records) or (sizes < 2 * FIELD_COUNT).any():
+        return False
+    if not len(sizes):
+        return True
+    starts = np.cumsum(sizes) - sizes
+    heads = records[starts[:, None] + np.arange(2 * FIELD_COUNT)]
+    distinct = heads[:, FIELD_COUNT:].sum(axis=1, dtype=np.int64)
+    if (heads < 0).any() or (sizes != 2 * FIELD_COUNT + 2 * distinct).any():
+        return False
+    # Each record's term numbers, marked out by +1 where they start and -1 where they end.
+    marks = np.zeros(len(records) + 1, np.int64)
+    np.add.at(marks, starts + 2 * FIELD_COUNT, 1)
+    np.add.at(marks, starts + 2 * FIELD_COUNT + distinct, -1)
+    ids = records[np.cumsum(marks[:-1]) > 0]
+    return not len(ids) or (int(ids.min()) >= 0 and int(ids.max()) < vocabulary)
+
+
+def _key(texts: Sequence[str]) -> bytes:
+    digest = hashlib.blake2b(PIPELINE_VERSION, digest_size=16)
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.digest()
+
+
+def postings(field_texts: Sequence[Sequence[str]], boosts: Sequence[int], cache: TermCache) -> Postings:
+    """The postings of papers given as their fields' texts, with the weights lunr.py's ``Builder``
+    gives (BM25 with its k1 and b, the field's boost, rounded to 3 decimals)."""
+    keys, records = [], []
+    for texts in field_texts:
+        key, record = cache.record(texts)
+        keys.append(key)
+        records.append(record)
+    cache.save(keys, records)
+    return _weigh(records, cache.vocabulary, boosts)
+
+
+def _weigh(records: list[Record], vocabulary: list[str], boosts: Sequence[int]) -> Postings:
+    count = len(records)
+    if not count:
+        return Postings(
+            [], np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros((0, FIELD_COUNT), np.int64)
+        )
+    heads = np.stack([record[: 2 * FIELD_COUNT] for record in records])
+    lengths, distinct = heads[:, :FIELD_COUNT].astype(np.int64), heads[:, FIELD_COUNT:].ravel()
+    local_ids = np.concatenate([record[2 * FIELD_COUNT :].reshape(2, -1)[0] for record in records])
+    frequencies = np.concatenate([record[2 * FIELD_COUNT :].reshape(2, -1)[1] for record in records])
+    # One row per (paper, field, term), papers in order.
+    paper = np.repeat(np.arange(count, dtype=np.int32).repeat(FIELD_COUNT), distinct)
+    field = np.repeat(np.tile(np.arange(FIELD_COUNT, dtype=np.int8), count), distinct)
+    length = np.repeat(lengths.ravel(), distinct)
+
+    present = np.flatnonzero(np.bincount(local_ids, minlength=len(vocabulary)))
+    terms = sort_terms([vocabulary[i] for i in present.tolist()])
+    number_of = dict(zip(terms, range(len(terms)), strict=True))
+    renumber = np.zeros(len(vocabulary), np.int64)
+    renumber[present] = [number_of[vocabulary[i]] for i in present.tolist()]
+    term = renumber[local_ids]
+
+    # lunr.py counts a term's documents once per field holding it.
+    document_frequency = np.bincount(term, minlength=len(terms))
+    idf = np.array([math.log(1 + abs((count - df + 0.5) / (df + 0.5))) for df in document_frequency.tolist()])
+    defaults = Builder()
+    k1, b = defaults._k1, defaults._b
+    averages = np.array([total / count for total in lengths.sum(axis=0).tolist()])
+    tf = frequencies.astype(np.float64)
+    base = k1 * ((1 - b) + b * (length / averages[field]))
+    score = idf[term] * ((k1 + 1) * tf) / (base + tf)
+    score = score * np.array(boosts, dtype=np.float64)[field]
+    thousandths = _thousandths(score)
+
+    order = stable_order(term)  # by term, then still by paper
+    sorted_paper = paper[order]
+    sorted_term = term[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (sorted_term[1:] != sorted_term[:-1]) | (sorted_paper[1:] != sorted_paper[:-1])
+    row = np.cumsum(first) - 1
+    weights = np.zeros((int(row[-1]) + 1 if len(row) else 0, FIELD_COUNT), np.int64)
+    weights[row, field[order]] = thousandths[order] + 1
+    return Postings(
+        vocabulary=terms,
+        starts=np.concatenate([[0], np.cumsum(np.bincount(sorted_term[first], minlength=len(terms)))]),
+        papers=sorted_paper[first].astype(np.int64),
+        weights=weights,
+    )
+
+
+def stable_order(keys: Ints) -> Ints:
+    """``np.argsort(keys, kind="stable")`` for non-negative integers, several times faster: numpy
+    sorts 16-bit keys by radix, so this sorts by each 16 bits in turn, lowest first."""
+    order = np.arange(len(keys))
+    largest = int(keys.max(initial=0))
+    shift = 0
+    while shift == 0 or largest >> shift:
+        digit = ((keys[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order
+
+
+def _thousandths(score: npt.NDArray[np.float64]) -> Ints:
+    """``round(score, 3) * 1000`` as integers. Python's ``round`` to 3 digits goes through decimal
+    digits, so float arithmetic is used except near a tie, where it could round the other way."""
+    scaled = score * 1000 + 0.5
+    whole = np.floor(scaled)
+    near = (scaled - whole < 1e-6) | (whole + 1 - scaled < 1e-6)
+    result = whole.astype(np.int64)
+    for index in np.flatnonzero(near).tolist():
+        result[index] = round(round(float(score[index]), 3) * 1000)
+    return result

@@ -1,0 +1,126 @@
+"""The search index's cache of each paper's terms: reusing it changes no byte of the index, only the
+papers whose text changed are tokenised again, and a damaged cache is ignored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sitegen.build import DEFAULT_CACHE, DEFAULT_OUTPUT, BuildOptions, build, plan_site
+from sitegen.postings import CACHE_FILE, TermCache
+from sitegen.search import SearchDocument, chunked_index, document_postings, search_documents, terms
+from sitegen.writer import Output
+
+from .test_valid_output import load_corpus_generator
+
+NEW_PAPER = """---
+id: 2412.99999
+title: Antibody design with one more language model
+authors: [Author 1, Author 2]
+date: 2025-12-31
+topics: [topic-00]
+---
+A new abstract about antibody design and docking, with words no other paper has: zyxwvut.
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    site = tmp_path / "corpus"
+    load_corpus_generator()(site, 120)
+    return site
+
+
+def documents_of(site: Path) -> list[SearchDocument]:
+    return search_documents(plan_site(site, BuildOptions()).site)
+
+
+def as_files(outputs: Iterable[Output]) -> dict[str, bytes]:
+    return {output.path: output.data for output in outputs}
+
+
+def counting_terms() -> tuple[Callable[[str], list[str]], list[str]]:
+    seen: list[str] = []
+
+    def counted(text: str) -> list[str]:
+        seen.append(text)
+        return terms(text)
+
+    return counted, seen
+
+
+def tokenised(documents: list[SearchDocument], cache: Path) -> int:
+    """How many field texts building the postings tokenised rather than took from the cache."""
+    counted, seen = counting_terms()
+    document_postings(documents, TermCache(cache, counted))
+    return len(seen)
+
+
+def change_papers(site: Path) -> None:
+    """Delete one paper, edit another's abstract, add a new one."""
+    first, second = sorted((site / "content").rglob("*.md"))[:2]
+    first.unlink()
+    second.write_text(
+        second.read_text(encoding="utf-8") + "\nOne more sentence on retrieval.\n", encoding="utf-8"
+    )
+    (site / "content" / "papers" / "new.md").write_text(NEW_PAPER, encoding="utf-8")
+
+
+def test_cached_terms_make_the_index_a_clean_build_makes(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    before = documents_of(corpus)
+    assert tokenised(before, cache) == 4 * len(before)
+    assert (cache / CACHE_FILE).is_file()
+    assert tokenised(before, cache) == 0
+
+    change_papers(corpus)
+    after = documents_of(corpus)
+    assert tokenised(after, cache) == 2 * 4  # the edited paper and the new one
+    assert as_files(chunked_index(after, cache_dir=cache)) == as_files(chunked_index(after))
+    # The deleted paper's terms were dropped from the cache with it.
+    assert tokenised(before, cache) == 4 * 2
+
+
+def test_a_damaged_cache_is_ignored_and_replaced(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    documents = documents_of(corpus)
+    clean = as_files(chunked_index(documents))
+    cache.mkdir()
+    (cache / CACHE_FILE).write_bytes(b"not a cache at all")
+    assert as_files(chunked_index(documents, cache_dir=cache)) == clean
+    assert tokenised(documents, cache) == 0  # rewritten whole
+
+    # Well-formed arrays whose term numbers point past the vocabulary: not trusted either.
+    with np.load(cache / CACHE_FILE) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["records"][8] = 10**9  # the first paper's first term
+    with open(cache / CACHE_FILE, "wb") as file:
+        np.savez(file, **arrays)
+    assert tokenised(documents, cache) == 4 * len(documents)
+    assert as_files(chunked_index(documents, cache_dir=cache)) == clean
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_build_keeps_its_cache_in_the_site_and_writes_what_a_clean_build_writes(
+    corpus: Path, tmp_path: Path
+) -> None:
+    build(corpus)
+    assert (corpus / DEFAULT_CACHE / CACHE_FILE).is_file()
+    change_papers(corpus)
+    build(corpus)
+    clean = tmp_path / "clean"
+    build(corpus, BuildOptions(output=clean, cache=False))
+    assert tree(corpus / DEFAULT_OUTPUT) == tree(clean)
+
+
+def test_a_build_without_the_cache_leaves_none(corpus: Path, tmp_path: Path) -> None:
+    build(corpus, BuildOptions(output=tmp_path / "out", cache=False))
+    assert not (corpus / DEFAULT_CACHE).exists()
+    build(corpus, BuildOptions(output=tmp_path / "out", cache_dir=tmp_path / "elsewhere"))
+    assert (tmp_path / "elsewhere" / CACHE_FILE).is_file() and not (corpus / DEFAULT_CACHE).exists()
