@@ -60,13 +60,17 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def write_chunked_index(documents: list[SearchDocument], folder: Path, cache: Path) -> tuple[float, int, int]:
-    """Seconds to build the index and write it with the build's own writer (which keeps files
-    whose bytes did not change), the number of files and their bytes."""
+def write_chunked_index(
+    documents: list[SearchDocument], folder: Path, cache: Path
+) -> tuple[float, float, int, int]:
+    """Seconds to build the index, seconds to write it with the build's own writer (which keeps
+    files whose bytes did not change), the number of files and their bytes."""
     started = time.perf_counter()
     outputs = list(chunked_index(documents, cache_dir=cache))
+    built = time.perf_counter()
     write_site(outputs, folder)
-    return time.perf_counter() - started, len(outputs), sum(len(output.data) for output in outputs)
+    written = time.perf_counter()
+    return built - started, written - built, len(outputs), sum(len(output.data) for output in outputs)
 
 
 def site_documents(site: Path) -> list[SearchDocument]:
@@ -128,19 +132,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, nargs="+", default=[10_000])
     parser.add_argument("--index-only", action="store_true", help="measure building the index, not queries")
+    parser.add_argument(
+        "--scratch", type=Path, help="where to write the index (default: the system's temp folder)"
+    )
     args = parser.parse_args()
     for count in args.papers:
         site = HERE / "corpus" / str(count)
         if not (site / "sitegen.yaml").exists():
             print(f"generating {count} papers into {site} ...", flush=True)
             generate(site, count)
-        with tempfile.TemporaryDirectory() as scratch:
+        with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
             folder, cache = Path(scratch) / "site", Path(scratch) / "cache"
             documents = site_documents(site)
-            seconds, files, size = write_chunked_index(documents, folder, cache)
+            seconds, writing, files, size = write_chunked_index(documents, folder, cache)
             print(
-                f"\n{count:,} papers: index built cold (every paper tokenised) in {seconds:.1f} s: "
-                f"{files:,} files, {size / 2**20:.1f} MiB"
+                f"\n{count:,} papers: index built cold (every paper tokenised) in {seconds:.2f} s, "
+                f"written in {writing:.2f} s: {files:,} files, {size / 2**20:.1f} MiB"
             )
             added = site / "content" / "papers" / "added-by-benchmark.md"
             added.write_text(
@@ -151,10 +158,13 @@ def main() -> None:
                 more = site_documents(site)
             finally:
                 added.unlink()
-            again, _, _ = write_chunked_index(more, folder, cache)
-            print(f"  after adding one paper, terms cached: {again:.2f} s (index built and written)")
-            again, _, _ = write_chunked_index(documents, folder, cache)
-            print(f"  after removing it again: {again:.2f} s; peak memory so far {peak_mib():,.0f} MiB")
+            for change, papers in (("adding one paper", more), ("removing it again", documents)):
+                seconds, writing, _, _ = write_chunked_index(papers, folder, cache)
+                print(
+                    f"  after {change} (the others' terms cached): built in {seconds:.2f} s, "
+                    f"written in {writing:.2f} s"
+                )
+            print(f"  peak memory so far {peak_mib():,.0f} MiB")
             if not args.index_only:
                 measure_queries(folder)
 

@@ -131,7 +131,8 @@ def build(
     check_output_folder(site_dir, output_dir)
     env = make_environment(plan.config, plan.template_dirs)
     cache_dir = (options.cache_dir or site_dir / DEFAULT_CACHE) if options.cache else None
-    with in_background(render_search, plan.site, cache_dir, fork=options.jobs != 1) as search:
+    fork = options.jobs != 1
+    with in_background(render_search, plan.site, cache_dir, fork, fork=fork) as search:
         outputs: Iterator[Output] = itertools.chain(
             watch.timed("render pages", render_pages, plan.pages, env),
             watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,7 @@ PIPELINE_VERSION = b"sitegen-search-terms-1"
 """Part of every paper's key: change it when the pipeline (tokenizer, trimmer, stop words, stemmer)
 changes, so that terms made the old way are never reused."""
 
-Ints = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.signedinteger[Any]]
 Record = npt.NDArray[np.int32]
 """One paper's terms: the length of each field, the number of distinct terms in each, then those
 terms (as numbers into the cache's vocabulary), then how often each occurs."""
@@ -188,48 +189,60 @@ def _weigh(records: list[Record], vocabulary: list[str], boosts: Sequence[int]) 
     count = len(records)
     if not count:
         return Postings(
-            [], np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros((0, FIELD_COUNT), np.int64)
+            [], np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros((0, FIELD_COUNT), np.int32)
         )
     heads = np.stack([record[: 2 * FIELD_COUNT] for record in records])
     lengths, distinct = heads[:, :FIELD_COUNT].astype(np.int64), heads[:, FIELD_COUNT:].ravel()
     local_ids = np.concatenate([record[2 * FIELD_COUNT :].reshape(2, -1)[0] for record in records])
-    frequencies = np.concatenate([record[2 * FIELD_COUNT :].reshape(2, -1)[1] for record in records])
     # One row per (paper, field, term), papers in order.
     paper = np.repeat(np.arange(count, dtype=np.int32).repeat(FIELD_COUNT), distinct)
     field = np.repeat(np.tile(np.arange(FIELD_COUNT, dtype=np.int8), count), distinct)
-    length = np.repeat(lengths.ravel(), distinct)
 
     present = np.flatnonzero(np.bincount(local_ids, minlength=len(vocabulary)))
     terms = sort_terms([vocabulary[i] for i in present.tolist()])
     number_of = dict(zip(terms, range(len(terms)), strict=True))
-    renumber = np.zeros(len(vocabulary), np.int64)
+    renumber = np.zeros(len(vocabulary), np.int32)
     renumber[present] = [number_of[vocabulary[i]] for i in present.tolist()]
     term = renumber[local_ids]
+    del local_ids
 
-    # lunr.py counts a term's documents once per field holding it.
-    document_frequency = np.bincount(term, minlength=len(terms))
+    # lunr.py's arithmetic, operation for operation (a * b and b * a are the same in IEEE 754):
+    # idf * ((k1 + 1) * tf) / (k1 * (1 - b + b * (length / average)) + tf) * boost
+    document_frequency = np.bincount(term, minlength=len(terms))  # once per field holding the term
     idf = np.array([math.log(1 + abs((count - df + 0.5) / (df + 0.5))) for df in document_frequency.tolist()])
     defaults = Builder()
     k1, b = defaults._k1, defaults._b
     averages = np.array([total / count for total in lengths.sum(axis=0).tolist()])
-    tf = frequencies.astype(np.float64)
-    base = k1 * ((1 - b) + b * (length / averages[field]))
-    score = idf[term] * ((k1 + 1) * tf) / (base + tf)
-    score = score * np.array(boosts, dtype=np.float64)[field]
+    base = np.repeat(lengths.ravel(), distinct) / averages[field]
+    base *= b
+    base += 1 - b
+    base *= k1
+    tf = np.concatenate([record[2 * FIELD_COUNT :].reshape(2, -1)[1] for record in records]).astype(
+        np.float64
+    )
+    base += tf
+    score = tf
+    score *= k1 + 1
+    score *= idf[term]
+    score /= base
+    del base
+    score *= np.array(boosts, dtype=np.float64)[field]
     thousandths = _thousandths(score)
+    del score
 
     order = stable_order(term)  # by term, then still by paper
     sorted_paper = paper[order]
     sorted_term = term[order]
+    del paper, term
     first = np.ones(len(order), dtype=bool)
     first[1:] = (sorted_term[1:] != sorted_term[:-1]) | (sorted_paper[1:] != sorted_paper[:-1])
     row = np.cumsum(first) - 1
-    weights = np.zeros((int(row[-1]) + 1 if len(row) else 0, FIELD_COUNT), np.int64)
+    weights = np.zeros((int(row[-1]) + 1 if len(row) else 0, FIELD_COUNT), np.int32)
     weights[row, field[order]] = thousandths[order] + 1
     return Postings(
         vocabulary=terms,
         starts=np.concatenate([[0], np.cumsum(np.bincount(sorted_term[first], minlength=len(terms)))]),
-        papers=sorted_paper[first].astype(np.int64),
+        papers=sorted_paper[first],
         weights=weights,
     )
 
@@ -253,7 +266,7 @@ def _thousandths(score: npt.NDArray[np.float64]) -> Ints:
     scaled = score * 1000 + 0.5
     whole = np.floor(scaled)
     near = (scaled - whole < 1e-6) | (whole + 1 - scaled < 1e-6)
-    result = whole.astype(np.int64)
+    result = whole.astype(np.int32)
     for index in np.flatnonzero(near).tolist():
         result[index] = round(round(float(score[index]), 3) * 1000)
     return result

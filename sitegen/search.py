@@ -27,6 +27,7 @@ from lunr.stemmer import stemmer as lunr_stemmer_label
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from . import urls
+from .parallel import in_background
 from .postings import Ints, Postings, TermCache, js_order, postings, stable_order
 from .site import Site
 from .views import script_safe_json
@@ -38,6 +39,8 @@ SEARCH_PATHS = (META_PATH, TERMS_PATH)
 """The search index's fixed files; the rest are named by term and document numbers, in folders
 under ``search/`` that nothing else writes to."""
 SNIPPET_CHARACTERS = 400
+FORK_AT_POSTINGS = 200_000
+"""Below this many postings, starting a second process costs more than it saves."""
 FIELDS = (("title", 10), ("authors", 2), ("topics", 2), ("abstract", 1))
 """Indexed fields and their boosts."""
 
@@ -301,11 +304,15 @@ def chunk_bounds(count: int, layout: Layout) -> list[tuple[int, int]]:
 
 
 def chunked_index(
-    documents: Sequence[SearchDocument], layout: Layout = Layout(), cache_dir: Path | None = None
+    documents: Sequence[SearchDocument],
+    layout: Layout = Layout(),
+    cache_dir: Path | None = None,
+    fork: bool = True,
 ) -> Iterator[Output]:
     """The search index as many small files; search.js fetches only those a query needs and
     assembles from them a ``lunr.Index`` of just the papers that can rank where the reader looks.
-    ``cache_dir`` keeps each paper's terms, by the hash of its text, for the next build.
+    ``cache_dir`` keeps each paper's terms, by the hash of its text, for the next build; ``fork``
+    allows a second process to make part of the files (the same bytes either way).
 
     A posting is written as ``[paper, weight per field...]`` (see ``Postings.weights``):
 
@@ -319,31 +326,47 @@ def chunked_index(
     - ``d/<k>.json``: what results display for papers k * ``store`` onwards.
     """
     found = document_postings(documents, TermCache(cache_dir, terms))
-    vocabulary, starts = found.vocabulary, found.starts
+    vocabulary, starts, papers, weights = found.vocabulary, found.starts, found.papers, found.weights
+    del found  # its weights are let go as soon as both orders of them are made
     sizes = np.diff(starts)
     term_of_row = np.repeat(np.arange(len(vocabulary)), sizes)
     per_field = np.stack(
-        [np.bincount(term_of_row[column != 0], minlength=len(vocabulary)) for column in found.weights.T],
-        axis=1,
+        [np.bincount(term_of_row[column != 0], minlength=len(vocabulary)) for column in weights.T], axis=1
     )
     # Strongest first, then in paper order (a stable sort keeps it): a term's weight-ordered chunks.
-    total = found.weights.sum(axis=1)
+    total = weights.sum(axis=1, dtype=np.int64)
     most = int(total.max(initial=0))
     strongest = stable_order(term_of_row * (most + 1) + (most - total))
-    by_weight = np.column_stack([found.papers[strongest], found.weights[strongest]])
-    by_paper = np.column_stack([_block_gaps(found.papers, starts, layout), found.weights])
+    del term_of_row, total
+    by_weight = np.column_stack([papers[strongest], weights[strongest]])
+    del strongest
+    by_paper = np.column_stack([_block_gaps(papers, starts, layout), weights])
+    del weights
+    number_text = _NumberText(max(int(by_weight.max(initial=0)), len(vocabulary), int(sizes.max(initial=0))))
 
-    number_text = _NumberText(max(int(by_weight.max(initial=0)), len(vocabulary)))
-    shards = _vocabulary_shards(vocabulary, starts, per_field, by_weight, layout, number_text)
-    common = np.flatnonzero(sizes > layout.inline).tolist()
-    for batch in _batches(common, sizes, rows=1 << 20):
-        yield from _common_terms(batch, starts, by_weight, by_paper, found.papers, layout, number_text)
-    for number, (_, shard) in enumerate(shards):
-        yield Output(f"search/s/{number}.json", shard, SOURCE)
-    for start in range(0, len(documents), layout.store):
-        yield _json_output(
-            f"search/d/{start // layout.store}.json", document_store(documents[start : start + layout.store])
-        )
+    def common_files(numbers: list[int]) -> list[Output]:
+        return [
+            output
+            for batch in _batches(numbers, sizes, rows=1 << 20)
+            for output in _common_terms(batch, starts, by_weight, by_paper, papers, layout, number_text)
+        ]
+
+    # The common terms' files are most of the work; with many, the other core makes most of them
+    # while this one makes the rest of the index.
+    common = np.flatnonzero(sizes > layout.inline)
+    split = int(np.searchsorted(np.cumsum(sizes[common]), 0.4 * sizes[common].sum()))
+    mine, theirs = common[:split].tolist(), common[split:].tolist()
+    with in_background(common_files, theirs, fork=fork and len(by_weight) >= FORK_AT_POSTINGS) as other:
+        shards = _vocabulary_shards(vocabulary, starts, per_field, by_weight, layout, number_text)
+        for number, (_, shard) in enumerate(shards):
+            yield Output(f"search/s/{number}.json", shard, SOURCE)
+        yield from common_files(mine)
+        for start in range(0, len(documents), layout.store):
+            yield _json_output(
+                f"search/d/{start // layout.store}.json",
+                document_store(documents[start : start + layout.store]),
+            )
+        yield from other.result()
     yield _json_output(TERMS_PATH, vocabulary)
     meta = {
         "version": 1,
@@ -506,5 +529,5 @@ def document_store(documents: Iterable[SearchDocument]) -> list[list[object]]:
     ]
 
 
-def render_search(site: Site, cache_dir: Path | None = None) -> list[Output]:
-    return list(chunked_index(search_documents(site), cache_dir=cache_dir))
+def render_search(site: Site, cache_dir: Path | None = None, fork: bool = True) -> list[Output]:
+    return list(chunked_index(search_documents(site), cache_dir=cache_dir, fork=fork))

@@ -148,3 +148,37 @@ def test_ctrl_c_while_waiting_stops_the_child_and_stays_an_interrupt() -> None:
         """
     )
     assert out == "interrupted\nno child left\n"
+
+
+def test_the_search_index_made_partly_in_a_second_process_has_the_same_bytes() -> None:
+    out = python(
+        """
+        import contextlib, hashlib
+        from pathlib import Path
+        import sitegen.search as search
+        from sitegen.build import BuildOptions, plan_site
+
+        documents = search.search_documents(plan_site(Path("."), BuildOptions()).site)
+        search.FORK_AT_POSTINGS = 0  # the example site is far below it
+        forked = []
+        start = search.in_background
+
+        @contextlib.contextmanager
+        def watched(*args, **options):
+            with start(*args, **options) as job:
+                forked.append(job.forked)
+                yield job
+
+        search.in_background = watched
+        tiny = search.Layout(inline=2, chunk=8, block=8, store=3, shard=400)
+
+        def files(fork):
+            outputs = search.chunked_index(documents, tiny, fork=fork)
+            return sorted((output.path, hashlib.sha256(output.data).digest()) for output in outputs)
+
+        two, one = files(True), files(False)
+        assert two == one and len(one) > 500, len(one)
+        print(forked)
+        """
+    )
+    assert out == "[True, False]\n"
