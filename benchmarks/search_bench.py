@@ -31,7 +31,7 @@ from playwright.sync_api import Request, sync_playwright
 from benchmarks.corpus import generate
 from sitegen.build import BuildOptions, plan_site
 from sitegen.search import SearchDocument, chunked_index, search_documents
-from sitegen.writer import write_site
+from sitegen.writer import WriteReport, write_site
 
 QUERIES = ["language model", "lora", "antibody design", "transform*", "retreival~1"]
 ASSETS = REPO / "themes/default/static/assets"
@@ -62,15 +62,14 @@ def peak_mib() -> float:
 
 def write_chunked_index(
     documents: list[SearchDocument], folder: Path, cache: Path
-) -> tuple[float, float, int, int]:
+) -> tuple[float, float, WriteReport]:
     """Seconds to build the index, seconds to write it with the build's own writer (which keeps
-    files whose bytes did not change), the number of files and their bytes."""
+    files whose bytes did not change), and what was written."""
     started = time.perf_counter()
     outputs = list(chunked_index(documents, cache_dir=cache))
     built = time.perf_counter()
-    write_site(outputs, folder)
-    written = time.perf_counter()
-    return built - started, written - built, len(outputs), sum(len(output.data) for output in outputs)
+    report = write_site(outputs, folder)
+    return built - started, time.perf_counter() - built, report
 
 
 def site_documents(site: Path) -> list[SearchDocument]:
@@ -144,10 +143,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
             folder, cache = Path(scratch) / "site", Path(scratch) / "cache"
             documents = site_documents(site)
-            seconds, writing, files, size = write_chunked_index(documents, folder, cache)
+            seconds, writing, report = write_chunked_index(documents, folder, cache)
             print(
                 f"\n{count:,} papers: index built cold (every paper tokenised) in {seconds:.2f} s, "
-                f"written in {writing:.2f} s: {files:,} files, {size / 2**20:.1f} MiB"
+                f"written in {writing:.2f} s: {report.files:,} files, {report.bytes / 2**20:.1f} MiB"
             )
             added = site / "content" / "papers" / "added-by-benchmark.md"
             added.write_text(
@@ -159,10 +158,10 @@ def main() -> None:
             finally:
                 added.unlink()
             for change, papers in (("adding one paper", more), ("removing it again", documents)):
-                seconds, writing, _, _ = write_chunked_index(papers, folder, cache)
+                seconds, writing, report = write_chunked_index(papers, folder, cache)
                 print(
                     f"  after {change} (the others' terms cached): built in {seconds:.2f} s, "
-                    f"written in {writing:.2f} s"
+                    f"written in {writing:.2f} s ({report.written:,} files changed)"
                 )
             print(f"  peak memory so far {peak_mib():,.0f} MiB")
             if not args.index_only:

@@ -197,6 +197,8 @@ class SearchDocument:
 
 
 def search_documents(site: Site) -> list[SearchDocument]:
+    """The papers oldest first, so that a new day's papers take new numbers and the files holding
+    older papers' display records keep their bytes (and are not written again)."""
     names = {topic.slug: topic.name for topic in site.topics}
     return [
         SearchDocument(
@@ -208,7 +210,7 @@ def search_documents(site: Site) -> list[SearchDocument]:
             topics=tuple(names.get(slug, slug) for slug in paper.topics),
             text=paper.abstract_words,
         )
-        for number, paper in enumerate(site.papers)
+        for number, paper in enumerate(reversed(site.papers))
     ]
 
 
