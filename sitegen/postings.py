@@ -10,6 +10,7 @@ computed by Python's ``math.log``; ``tests/test_search.py`` compares every one w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -104,64 +105,117 @@ class TermCache:
         return self._vocabulary
 
     def save(self, keys: list[bytes], records: list[Record]) -> None:
-        """Keep exactly these papers' records (those of papers gone are dropped)."""
+        """Keep exactly these papers' records, and the terms they use: those of papers gone are
+        dropped."""
         if self._path is None or (not self.misses and set(keys) == self._cached.keys()):
             return
         sizes = np.array([len(record) for record in records], dtype=np.int64)
+        joined = np.concatenate(records) if records else np.zeros(0, np.int32)
+        ids = _term_positions(sizes, joined)
+        used, renumbered = np.unique(joined[ids], return_inverse=True)
+        joined[ids] = renumbered
+        vocabulary = "\n".join(self._vocabulary[i] for i in used.tolist()).encode("utf-8", "surrogatepass")
+        temporary = None
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self._path.parent, suffix=".tmp")
+            handle, temporary = tempfile.mkstemp(
+                dir=self._path.parent, prefix=f".{CACHE_FILE}.", suffix=".tmp"
+            )
+            os.fchmod(handle, 0o666 & ~_umask())  # mkstemp's 0600 would keep the cache from others
             with os.fdopen(handle, "wb") as file:
                 np.savez(
                     file,
-                    vocabulary=np.frombuffer("\n".join(self._vocabulary).encode(), dtype=np.uint8),
+                    vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
                     keys=np.frombuffer(b"".join(keys), dtype=np.uint8),
                     sizes=sizes,
-                    records=np.concatenate(records) if records else np.zeros(0, np.int32),
+                    records=joined,
                 )
             os.replace(temporary, self._path)
-        except OSError:
-            pass  # a cache that cannot be written only makes the next build slower
+        except (OSError, ValueError):
+            # A cache that cannot be written only makes the next build slower.
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
 
     def _load(self, path: Path) -> None:
+        """Take the file's records if it is a cache file as ``save`` writes them; anything else
+        (missing, cut short, another format, inconsistent) is an empty cache."""
         try:
             with np.load(path, allow_pickle=False) as stored:
-                blob = stored["vocabulary"].tobytes().decode()
-                keys = stored["keys"].tobytes()
-                sizes = stored["sizes"].astype(np.int64)
-                records = stored["records"].astype(np.int32, copy=False)
-        except (OSError, ValueError, KeyError, UnicodeDecodeError):
-            return
-        vocabulary = blob.split("\n") if blob else []
-        if not _well_formed(keys, sizes, records, len(vocabulary)):
+                if not isinstance(stored, np.lib.npyio.NpzFile):
+                    return
+                arrays = {name: stored[name] for name in ("vocabulary", "keys", "sizes", "records")}
+            blob = arrays["vocabulary"].tobytes().decode("utf-8", "surrogatepass")
+            vocabulary = blob.split("\n") if blob else []
+            keys, sizes, records = arrays["keys"].tobytes(), arrays["sizes"], arrays["records"]
+            if not _well_formed(arrays, vocabulary):
+                return
+        except Exception:  # noqa: BLE001 - whatever is wrong with a cache file, it is only a cache
             return
         starts = (np.cumsum(sizes) - sizes).tolist()
-        cached = {
+        self._cached = {
             keys[16 * number : 16 * number + 16]: records[start : start + size]
             for number, (start, size) in enumerate(zip(starts, sizes.tolist(), strict=True))
         }
         self._vocabulary = vocabulary
-        self._number = {term: number for number, term in enumerate(self._vocabulary)}
-        self._cached = cached
+        self._number = {term: number for number, term in enumerate(vocabulary)}
 
 
-def _well_formed(keys: bytes, sizes: Ints, records: Record, vocabulary: int) -> bool:
-    """Whether a cache file's arrays hold records as ``TermCache.record`` makes them."""
-    if len(keys) != 16 * len(sizes) or int(sizes.sum()) != len(records) or (sizes < 2 * FIELD_COUNT).any():
-        return False
-    if not len(sizes):
-        return True
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _term_positions(sizes: Ints, records: Record) -> npt.NDArray[np.bool_]:
+    """Which places of records laid end to end (``sizes`` long each) hold term numbers."""
     starts = np.cumsum(sizes) - sizes
-    heads = records[starts[:, None] + np.arange(2 * FIELD_COUNT)]
-    distinct = heads[:, FIELD_COUNT:].sum(axis=1, dtype=np.int64)
-    if (heads < 0).any() or (sizes != 2 * FIELD_COUNT + 2 * distinct).any():
-        return False
-    # Each record's term numbers, marked out by +1 where they start and -1 where they end.
+    distinct = records[starts[:, None] + np.arange(FIELD_COUNT, 2 * FIELD_COUNT)].sum(axis=1, dtype=np.int64)
+    # +1 where each record's term numbers start, -1 where they end.
     marks = np.zeros(len(records) + 1, np.int64)
     np.add.at(marks, starts + 2 * FIELD_COUNT, 1)
     np.add.at(marks, starts + 2 * FIELD_COUNT + distinct, -1)
-    ids = records[np.cumsum(marks[:-1]) > 0]
-    return not len(ids) or (int(ids.min()) >= 0 and int(ids.max()) < vocabulary)
+    return np.cumsum(marks[:-1]) > 0
+
+
+def _well_formed(arrays: dict[str, npt.NDArray[Any]], vocabulary: list[str]) -> bool:
+    """Whether a cache file's arrays hold records exactly as ``TermCache.record`` makes them:
+    checked, because a wrong number here would silently become a wrong index."""
+    expected = {"vocabulary": np.uint8, "keys": np.uint8, "sizes": np.int64, "records": np.int32}
+    keys, sizes, records = arrays["keys"], arrays["sizes"], arrays["records"]
+    return (
+        all(arrays[name].ndim == 1 and arrays[name].dtype == dtype for name, dtype in expected.items())
+        and len(keys) == 16 * len(sizes)
+        and len(set(vocabulary)) == len(vocabulary)
+        and "" not in vocabulary
+        and not (sizes < 2 * FIELD_COUNT).any()
+        and not (sizes > len(records)).any()
+        and sum(sizes.tolist()) == len(records)
+        and _records_fit(sizes, records, len(vocabulary))
+    )
+
+
+def _records_fit(sizes: Ints, records: Record, vocabulary: int) -> bool:
+    """Each record's counts add up, its term numbers are in the vocabulary, its terms occur."""
+    if not len(sizes):
+        return True
+    starts = np.cumsum(sizes) - sizes
+    heads = records[starts[:, None] + np.arange(2 * FIELD_COUNT)].astype(np.int64)
+    distinct = heads[:, FIELD_COUNT:]
+    per_record = distinct.sum(axis=1)
+    if (heads < 0).any() or (sizes != 2 * FIELD_COUNT + 2 * per_record).any():
+        return False
+    ids = _term_positions(sizes, records)
+    counts = records[np.flatnonzero(ids) + np.repeat(per_record, per_record)].astype(np.int64)
+    term_numbers = records[ids]
+    if len(counts) and (counts.min() < 1 or term_numbers.min() < 0 or term_numbers.max() >= vocabulary):
+        return False
+    # Each field's length is the sum of its terms' counts.
+    running = np.concatenate([[0], np.cumsum(counts)])
+    field_ends = np.cumsum(distinct.ravel())
+    return bool(
+        (running[field_ends] - running[field_ends - distinct.ravel()] == heads[:, :FIELD_COUNT].ravel()).all()
+    )
 
 
 def _key(texts: Sequence[str]) -> bytes:

@@ -197,8 +197,6 @@ class SearchDocument:
 
 
 def search_documents(site: Site) -> list[SearchDocument]:
-    """The papers oldest first, so that a new day's papers take new numbers and the files holding
-    older papers' display records keep their bytes (and are not written again)."""
     names = {topic.slug: topic.name for topic in site.topics}
     return [
         SearchDocument(
@@ -210,7 +208,7 @@ def search_documents(site: Site) -> list[SearchDocument]:
             topics=tuple(names.get(slug, slug) for slug in paper.topics),
             text=paper.abstract_words,
         )
-        for number, paper in enumerate(reversed(site.papers))
+        for number, paper in enumerate(site.papers)
     ]
 
 
@@ -325,13 +323,14 @@ def chunked_index(
     - ``w/<number>.<k>.json``: a common term's weight-ordered chunk k; chunk 0 also lists the first
       paper of each of the term's paper-ordered blocks;
     - ``r/<number>.<b>.json``: block b, paper-ordered, paper numbers as gaps;
-    - ``d/<k>.json``: what results display for papers k * ``store`` onwards.
+    - ``d/<k>.json``: what results display for ``store`` papers, oldest first: paper ``p``'s record
+      is at ``(papers - 1 - p) % store`` in file ``(papers - 1 - p) // store``.
     """
     found = document_postings(documents, TermCache(cache_dir, terms))
     vocabulary, starts, papers, weights = found.vocabulary, found.starts, found.papers, found.weights
     del found  # its weights are let go as soon as both orders of them are made
     sizes = np.diff(starts)
-    term_of_row = np.repeat(np.arange(len(vocabulary)), sizes)
+    term_of_row = np.repeat(np.arange(len(vocabulary), dtype=np.int64), sizes)
     per_field = np.stack(
         [np.bincount(term_of_row[column != 0], minlength=len(vocabulary)) for column in weights.T], axis=1
     )
@@ -363,10 +362,13 @@ def chunked_index(
         for number, (_, shard) in enumerate(shards):
             yield Output(f"search/s/{number}.json", shard, SOURCE)
         yield from common_files(mine)
+        # Display records are filed oldest first, so that a new day's papers leave the files of
+        # older ones as they were (and unwritten).
+        oldest_first = documents[::-1]
         for start in range(0, len(documents), layout.store):
             yield _json_output(
                 f"search/d/{start // layout.store}.json",
-                document_store(documents[start : start + layout.store]),
+                document_store(oldest_first[start : start + layout.store]),
             )
         yield from other.result()
     yield _json_output(TERMS_PATH, vocabulary)

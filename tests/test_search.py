@@ -159,7 +159,10 @@ def engine_search(
 def store(site_out: Path) -> list[list[Any]]:
     meta = json.loads((site_out / "search/meta.json").read_text())
     chunks = -(-meta["papers"] // meta["store"])
-    return [doc for k in range(chunks) for doc in json.loads((site_out / f"search/d/{k}.json").read_text())]
+    oldest_first = [
+        doc for k in range(chunks) for doc in json.loads((site_out / f"search/d/{k}.json").read_text())
+    ]
+    return oldest_first[::-1]  # by paper number
 
 
 def test_lunr_js_finds_what_the_index_holds(example_index: Path) -> None:

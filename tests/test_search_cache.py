@@ -84,23 +84,59 @@ def test_cached_terms_make_the_index_a_clean_build_makes(corpus: Path, tmp_path:
     assert tokenised(before, cache) == 4 * 2
 
 
+def stored_arrays(cache: Path) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    with np.load(cache / CACHE_FILE) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def store_arrays(cache: Path, arrays: dict[str, np.ndarray]) -> None:  # type: ignore[type-arg]
+    with open(cache / CACHE_FILE, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:  # type: ignore[type-arg]
+    with path.open("wb") as file:
+        np.save(file, array)
+
+
 def test_a_damaged_cache_is_ignored_and_replaced(corpus: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     documents = documents_of(corpus)
     clean = as_files(chunked_index(documents))
-    cache.mkdir()
-    (cache / CACHE_FILE).write_bytes(b"not a cache at all")
     assert as_files(chunked_index(documents, cache_dir=cache)) == clean
-    assert tokenised(documents, cache) == 0  # rewritten whole
+    good = (cache / CACHE_FILE).read_bytes()
+    arrays = stored_arrays(cache)
+    distinct = int(arrays["records"][4:8].sum())
+    wrong_term = dict(arrays, records=arrays["records"].copy())
+    wrong_term["records"][8] = 10**9  # the first paper's first term, past the vocabulary
+    wrong_count = dict(arrays, records=arrays["records"].copy())
+    wrong_count["records"][8 + distinct] = -3  # how often that term occurs
+    damaged: list[Callable[[], None]] = [
+        lambda: (cache / CACHE_FILE).write_bytes(b"not a cache at all"),
+        lambda: (cache / CACHE_FILE).write_bytes(b""),
+        lambda: (cache / CACHE_FILE).write_bytes(good[: len(good) // 2]),
+        lambda: write_npy(cache / CACHE_FILE, arrays["records"]),
+        lambda: store_arrays(cache, wrong_term),
+        lambda: store_arrays(cache, wrong_count),
+        lambda: store_arrays(cache, dict(arrays, sizes=arrays["sizes"].reshape(-1, 1))),
+    ]
+    for damage in damaged:
+        damage()
+        assert tokenised(documents, cache) == 4 * len(documents)
+        assert as_files(chunked_index(documents, cache_dir=cache)) == clean
+        assert tokenised(documents, cache) == 0  # rewritten whole
+    assert [path.name for path in cache.iterdir()] == [CACHE_FILE]
 
-    # Well-formed arrays whose term numbers point past the vocabulary: not trusted either.
-    with np.load(cache / CACHE_FILE) as stored:
-        arrays = {name: stored[name] for name in stored.files}
-    arrays["records"][8] = 10**9  # the first paper's first term
-    with open(cache / CACHE_FILE, "wb") as file:
-        np.savez(file, **arrays)
-    assert tokenised(documents, cache) == 4 * len(documents)
-    assert as_files(chunked_index(documents, cache_dir=cache)) == clean
+
+def test_the_cache_keeps_only_the_terms_of_current_papers(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    list(chunked_index(documents_of(corpus), cache_dir=cache))
+    for path in sorted((corpus / "content").rglob("*.md"))[:60]:
+        path.unlink()
+    documents = documents_of(corpus)
+    list(chunked_index(documents, cache_dir=cache))
+    vocabulary = stored_arrays(cache)["vocabulary"].tobytes().decode().split("\n")
+    assert sorted(vocabulary) == document_postings(documents).vocabulary
 
 
 def tree(folder: Path) -> dict[str, bytes]:

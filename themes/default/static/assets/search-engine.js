@@ -467,12 +467,13 @@
     });
   }
 
-  /* What results display, for the given refs, in their order. */
+  /* What results display, for the given refs, in their order. The records are filed oldest
+     first (paper 0 is the newest), so that adding papers leaves older files unchanged. */
   function documents(refs) {
     return meta().then(function (info) {
       return Promise.all(refs.map(function (ref) {
-        var paper = Number(ref);
-        return file("d/" + Math.floor(paper / info.store) + ".json").then(function (chunk) { return chunk[paper % info.store]; });
+        var age = info.papers - 1 - Number(ref);
+        return file("d/" + Math.floor(age / info.store) + ".json").then(function (chunk) { return chunk[age % info.store]; });
       }));
     });
   }
