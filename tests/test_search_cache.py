@@ -3,6 +3,7 @@ papers whose text changed are tokenised again, and a damaged cache is ignored.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from sitegen.build import DEFAULT_CACHE, DEFAULT_OUTPUT, BuildOptions, build, plan_site
-from sitegen.postings import CACHE_FILE, TermCache
+from sitegen.postings import CACHE_FILE, PIPELINE_VERSION, TermCache
 from sitegen.search import SearchDocument, chunked_index, document_postings, search_documents, terms
 from sitegen.writer import Output
 
@@ -160,3 +161,31 @@ def test_a_build_without_the_cache_leaves_none(corpus: Path, tmp_path: Path) -> 
     assert not (corpus / DEFAULT_CACHE).exists()
     build(corpus, BuildOptions(output=tmp_path / "out", cache_dir=tmp_path / "elsewhere"))
     assert (tmp_path / "elsewhere" / CACHE_FILE).is_file() and not (corpus / DEFAULT_CACHE).exists()
+
+
+PIPELINE_SAMPLE = """
+caresses ponies ties caress cats feed agreed plastered bled motoring sing conflated troubled sized
+hopping tanned falling hissing fizzed failing filing happy sky relational conditional rational
+valenci hesitanci digitizer conformabli radicalli differentli vileli analogousli vietnamization
+predication operator feudalism decisiveness hopefulness callousness formaliti sensitiviti
+sensibiliti triplicate formative formalize electriciti electrical hopeful goodness revival
+allowance inference airliner gyroscopic adjustable defensible irritant replacement adjustment
+dependent adoption homologou communism activate angulariti homologous effective bowdlerize probate
+rate cease controll roll key survey display array deploy pathway day play yield yearly
+the and of to in is with a an «quoted» $x^2$ co-operation naïve straße 日本語 emoji😀 question?
+it's don't U.S.A. 3.14 x_1 — \u2013dash (parenthesised) [bracketed] Transformer-based LoRA GPT-4
+"""
+PIPELINE_FINGERPRINT = (
+    b"sitegen-search-terms-1",
+    "eea9bdbca33d10132cdf7dcd0218da1e1c03940315aa26e30f443c1ae3489b8a",
+)
+
+
+def test_changing_the_pipeline_means_a_new_cache_version() -> None:
+    """Cached terms are found by the hash of their text and ``PIPELINE_VERSION``: if the tokenizer,
+    trimmer, stop words or stemmer change, so must the version, or old terms would be reused."""
+    made = hashlib.sha256("\n".join(" ".join(terms(line)) for line in PIPELINE_SAMPLE.splitlines()).encode())
+    assert (PIPELINE_VERSION, made.hexdigest()) == PIPELINE_FINGERPRINT, (
+        "the search pipeline makes other terms now: change PIPELINE_VERSION in sitegen/postings.py "
+        "and put the new pair here"
+    )
