@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from sitegen.build import DEFAULT_CACHE
 from sitegen.cli import main
 from sitegen.content import FIELDS
+from sitegen.postings import CACHE_FILE
 
 from .conftest import BASIC_CONFIG
 
@@ -281,8 +283,11 @@ def test_bad_input_gives_a_clear_error_or_a_safe_site(
         assert not (site / "_site").exists()
     else:
         check_safe_output(site / "_site")
-    after = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if "_site" not in path.parts)
-    assert after == before, "nothing may be written outside the output folder"
+    ours = {"_site", DEFAULT_CACHE}
+    after = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if not ours & set(path.parts))
+    assert after == before, "nothing may be written outside the output folder and the cache"
+    if (site / DEFAULT_CACHE).exists():
+        assert [path.name for path in (site / DEFAULT_CACHE).iterdir()] == [CACHE_FILE]
 
 
 def check_safe_output(out: Path) -> None:
