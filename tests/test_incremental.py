@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sitegen.build import BuildOptions, build
@@ -70,3 +72,59 @@ def test_time_spent_producing_items_is_charged_to_the_producer_not_the_consumer(
     assert watch.seconds["render"] >= 0.2
     assert 0.05 <= watch.seconds["write"] < 0.15
     assert list(watch.seconds) == ["render", "write"]
+
+
+NEW_PAPER = """---
+id: 2501.00001
+title: Caching tokens for faster rebuilds of a retrieval index
+authors: [Ada Example, Grace Sample]
+date: 2024-12-31
+topics: [efficient-training]
+---
+We rebuild a search index after one new paper and reuse what earlier builds tokenised.
+"""
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_cached_build_after_each_change_is_byte_identical_to_a_clean_build(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(
+        REPO,
+        site,
+        ignore=shutil.ignore_patterns(".git", "_site", "node_modules", ".venv", "tests", ".sitegen-cache"),
+    )
+    papers = site / "content/papers/2024"
+    out = tmp_path / "_site"
+
+    def edit(path: Path, old: str, new: str) -> None:
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (path, old)
+        path.write_text(text.replace(old, new), encoding="utf-8")
+
+    changes: list[tuple[str, Callable[[], object], BuildOptions]] = [
+        ("add a paper", lambda: (papers / "2501.00001.md").write_text(NEW_PAPER, encoding="utf-8"), BuildOptions()),
+        ("edit an abstract", lambda: edit(papers / "1312.6114.md", "reparameterisation", "reparametrisation"), BuildOptions()),
+        ("delete a paper", (papers / "1706.03762.md").unlink, BuildOptions()),
+        ("rename a topic", lambda: edit(site / "sitegen.yaml", "name: Computer vision", "name: Vision"), BuildOptions()),
+        ("edit a template", lambda: edit_theme_template(site), BuildOptions()),
+        ("change sitegen.yaml", lambda: edit(site / "sitegen.yaml", "title: Reading Group Digest", "title: Our Digest"), BuildOptions()),
+        ("change base_url", lambda: None, BuildOptions(base_url="https://example.org/digest/")),
+    ]  # fmt: skip
+    build(site, BuildOptions(output=out))
+    for number, (change, make_change, options) in enumerate(changes):
+        make_change()
+        build(site, replace(options, output=out))
+        clean = tmp_path / f"clean-{number}"
+        build(site, replace(options, output=clean, cache=False))
+        assert files_of(out) == files_of(clean), change
+
+
+def edit_theme_template(site: Path) -> None:
+    """The site's own copy of the paper template, with one word changed: it replaces the theme's."""
+    theme_paper = REPO / "themes/default/templates/paper.html"
+    (site / "templates").mkdir(exist_ok=True)
+    text = theme_paper.read_text(encoding="utf-8")
+    (site / "templates/paper.html").write_text(text.replace("</article>", "<!-- edited --></article>", 1))
