@@ -11,6 +11,8 @@ benchmarks/hugo/ builds the same corpus in the same run, and the ratios are prin
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import resource
 import shutil
 import statistics
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +74,34 @@ def hugo_build(site: Path, runs: int) -> tuple[float, float] | None:
     return statistics.median(seconds), max(peaks)
 
 
+@contextlib.contextmanager
+def added_papers(site: Path, count: int, date: object) -> Iterator[None]:
+    """``count`` new papers on the newest day, for the length of the ``with`` block."""
+    files = [site / "content" / "papers" / f"added-by-benchmark-{n}.md" for n in range(count)]
+    for n, path in enumerate(files):
+        path.write_text(
+            f"---\nid: added-by-benchmark-{n}\ntitle: One more paper, number {n}\nauthors: [Author {n}]\n"
+            f"date: {date}\ntopics: [topic-0{n % 10}]\n---\nA new abstract about antibody design, {n}.\n"
+        )
+    try:
+        yield
+    finally:
+        for path in files:
+            path.unlink()
+
+
+@contextlib.contextmanager
+def edited_abstract(site: Path) -> Iterator[None]:
+    """One more sentence in one paper's abstract, for the length of the ``with`` block."""
+    path = min((site / "content").rglob("*.md"))
+    original = path.read_bytes()
+    path.write_bytes(original + b"\nOne more sentence, about retrieval.\n")
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=10_000)
@@ -83,6 +114,7 @@ def main() -> None:
         generate(site, args.papers)
 
     results: dict[str, list[float]] = {}
+    written: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for run in range(args.runs):
             # Stage by stage, as build() runs them (rendering without writing).
@@ -105,15 +137,17 @@ def main() -> None:
             )
             report = timed("build, end to end", results, build, site, options)
             again = timed("rebuild, no change", results, build, site, options)
-            added = site / "content" / "papers" / "added-by-benchmark.md"
-            added.write_text(
-                "---\nid: added-by-benchmark\ntitle: One more paper\nauthors: [Author 1]\n"
-                f"date: {report.plan.site.papers[0].date}\ntopics: [topic-00]\n---\nA new abstract.\n"
-            )
-            try:
-                one_more = timed("rebuild, one paper added", results, build, site, options)
-            finally:
-                added.unlink()
+            newest = report.plan.site.papers[0].date
+            changes = {
+                "one paper added": functools.partial(added_papers, site, 1, newest),
+                "one abstract edited": functools.partial(edited_abstract, site),
+                "50 papers added (one day)": functools.partial(added_papers, site, 50, newest),
+            }
+            for change, applied in changes.items():
+                with applied():
+                    rebuilt = timed(f"rebuild, {change}", results, build, site, options)
+                written[change] = rebuilt.written.written
+                build(site, options)  # back to the corpus as generated, unmeasured
 
     index_bytes = sum(len(output.data) for output in search)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -127,7 +161,8 @@ def main() -> None:
     for stage, seconds in report.seconds.items():
         print(f"    {stage:38s} {seconds:7.2f} s")
     print(f"  {'files written, no change':40s} {again.written.written:7d}")
-    print(f"  {'files written, one paper added':40s} {one_more.written.written:7d}")
+    for change, count in written.items():
+        print(f"  {'files written, ' + change:40s} {count:7d}")
     print(f"  {'peak memory (RSS, whole process)':40s} {peak:7.0f} MiB")
     print(f"  {'search index and store':40s} {index_bytes / 2**20:7.1f} MiB")
     hugo = hugo_build(site, args.runs)
