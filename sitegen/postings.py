@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,8 @@ class TermCache:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
+            return
+        _remove_abandoned(self._path.parent)
 
     def _load(self, path: Path) -> None:
         """Take the file's records if it is a cache file as ``save`` writes them; anything else
@@ -159,6 +162,19 @@ class TermCache:
         }
         self._vocabulary = vocabulary
         self._number = {term: number for number, term in enumerate(vocabulary)}
+
+
+ABANDONED_AFTER_SECONDS = 3600
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Temporary files of saves that never finished (a build killed mid-save); an hour old, so
+    that no other build is still writing them."""
+    now = time.time()
+    for leftover in folder.glob(f".{CACHE_FILE}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > ABANDONED_AFTER_SECONDS:
+                leftover.unlink()
 
 
 def _umask() -> int:

@@ -4,6 +4,8 @@ papers whose text changed are tokenised again, and a damaged cache is ignored.""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -127,6 +129,17 @@ def test_a_damaged_cache_is_ignored_and_replaced(corpus: Path, tmp_path: Path) -
         assert as_files(chunked_index(documents, cache_dir=cache)) == clean
         assert tokenised(documents, cache) == 0  # rewritten whole
     assert [path.name for path in cache.iterdir()] == [CACHE_FILE]
+
+
+def test_a_save_killed_midway_leaves_nothing_for_long(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    abandoned, recent = cache / f".{CACHE_FILE}.killed.tmp", cache / f".{CACHE_FILE}.writing.tmp"
+    abandoned.write_bytes(b"half a cache")
+    os.utime(abandoned, (time.time() - 2 * 3600,) * 2)
+    recent.write_bytes(b"another build, still writing")
+    list(chunked_index(documents_of(corpus), cache_dir=cache))
+    assert sorted(path.name for path in cache.iterdir()) == sorted([CACHE_FILE, recent.name])
 
 
 def test_the_cache_keeps_only_the_terms_of_current_papers(corpus: Path, tmp_path: Path) -> None:
