@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 
 from sitegen.authors import author_key, name_slug
-from sitegen.build import BuildOptions, build
+from sitegen.build import BuildOptions, build, plan_site
 from sitegen.content import find_abstract_files, load_papers
 from sitegen.related import RELATED_LIMIT, related_papers
+from sitegen.render import CardRenderer, make_environment, render_pages
 from tests.conftest import SiteFactory, paper_text
 from tests.helpers import soup
 
@@ -354,7 +355,7 @@ def test_trending_cards_are_headed_below_their_period(make_site: SiteFactory) ->
 
 
 def test_a_sites_own_card_macro_is_used_on_every_list(make_site: SiteFactory) -> None:
-    # Cards are rendered once per paper and reused on every list (render.card_renderer): the
+    # Cards are rendered once per paper and reused on every list (render.CardRenderer): the
     # site's own _macros.html must still be the one used, on every kind of list.
     macros = (REPO / "themes/default/templates/_macros.html").read_text()
     custom = macros.replace('<article class="card">', '<article class="card custom-card">')
@@ -369,3 +370,16 @@ def test_a_sites_own_card_macro_is_used_on_every_list(make_site: SiteFactory) ->
                  "authors/ada-lovelace/index.html", "trending/index.html"):  # fmt: skip
         cards = soup(out / page).select("article.card")
         assert cards and all("custom-card" in card["class"] for card in cards), page
+
+
+def test_cards_are_kept_while_pages_render_and_let_go_after(make_site: SiteFactory) -> None:
+    site = make_site({"content/a.md": paper("a", "A"), "content/b.md": paper("b", "B")})
+    plan = plan_site(site, BuildOptions())
+    env = make_environment(plan.config, plan.template_dirs)
+    cards = env.globals["card"]
+    assert isinstance(cards, CardRenderer)
+    kept = []
+    for _ in render_pages(plan.pages, env):
+        kept.append(len(cards))
+    assert max(kept) >= 2  # both papers' cards, reused across the lists
+    assert len(cards) == 0
