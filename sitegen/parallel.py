@@ -16,13 +16,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from .writer import Output
 
-Work = Callable[..., list[Output]]
+Work = Callable[..., Iterable[Output]]
 _STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _PR_SET_PDEATHSIG = 1
 
@@ -80,8 +80,9 @@ class Background:
             null = os.open(os.devnull, os.O_RDWR)
             for descriptor in (0, 1, 2):
                 os.dup2(null, descriptor)
-            outputs = self._function(*self._args)
-            pickle.dump([(o.path, o.data, o.source) for o in outputs], result_file, pickle.HIGHEST_PROTOCOL)
+            # One record per output, so that the parent can take them one at a time.
+            for output in self._function(*self._args):
+                pickle.dump((output.path, output.data, output.source), result_file, pickle.HIGHEST_PROTOCOL)
             result_file.flush()
             status = 0
         finally:
@@ -91,9 +92,12 @@ class Background:
     def forked(self) -> bool:
         return self._pid != 0
 
-    def result(self) -> list[Output]:
+    def result(self) -> Iterator[Output]:
+        """The outputs, once the child is done: read from its file one at a time as they are
+        taken, so that the parent never holds them all (the search index is 500 MB at 100,000
+        papers)."""
         if not self._pid:
-            return self._function(*self._args)
+            return iter(self._function(*self._args))
         try:
             _, status = os.waitpid(self._pid, 0)
         except ChildProcessError:  # SIGCHLD ignored by whoever started us: no status to read
@@ -101,16 +105,13 @@ class Background:
         # Reaped: from here on there is no child for cancel() to stop.
         self._pid = 0
         result_file, self._file = self._file, None
-        try:
-            if status == 0:
-                result_file.seek(0)
-                items = pickle.load(result_file)  # our own child's bytes, in our own file: trusted
-                return [Output(path, content, source) for path, content, source in items]
-        finally:
-            result_file.close()
+        if status == 0:
+            result_file.seek(0)
+            return _read_outputs(result_file)
         # The child failed (killed, out of memory, an error): do the work here, where an error is
         # reported like any other.
-        return self._function(*self._args)
+        result_file.close()
+        return iter(self._function(*self._args))
 
     def cancel(self) -> None:
         """Stop the child when the build ends without its outputs (an error, Ctrl-C)."""
@@ -124,6 +125,22 @@ class Background:
                 pass
         if result_file is not None:
             result_file.close()
+
+
+def _read_outputs(result_file: Any) -> Iterator[Output]:
+    """The child's outputs, record by record; the file is closed when they are all taken (or the
+    reader stops)."""
+    try:
+        while True:
+            try:
+                path, data, source = pickle.load(
+                    result_file
+                )  # our own child's bytes, in our own file: trusted
+            except EOFError:
+                return
+            yield Output(path, data, source)
+    finally:
+        result_file.close()
 
 
 def _die_with(parent: int) -> None:

@@ -533,5 +533,5 @@ def document_store(documents: Iterable[SearchDocument]) -> list[list[object]]:
     ]
 
 
-def render_search(site: Site, cache_dir: Path | None = None, fork: bool = True) -> list[Output]:
-    return list(chunked_index(search_documents(site), cache_dir=cache_dir, fork=fork))
+def render_search(site: Site, cache_dir: Path | None = None, fork: bool = True) -> Iterator[Output]:
+    return chunked_index(search_documents(site), cache_dir=cache_dir, fork=fork)

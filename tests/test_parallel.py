@@ -44,7 +44,7 @@ def test_the_work_runs_in_a_child_and_comes_back_whole() -> None:
 
         job = Background(work, 300)
         assert job.forked
-        outputs = job.result()
+        outputs = list(job.result())
         assert [o.path for o in outputs] == [f"f{i}" for i in range(300)]
         assert outputs[7].data == bytes([7]) * 100_000
         assert {o.source for o in outputs} == {"True"}  # computed in the child
@@ -69,7 +69,7 @@ def test_a_failing_child_is_redone_in_the_parent_and_a_cancelled_one_is_reaped()
 
         job = Background(work)
         assert job.forked
-        assert job.result()[0].data == b"from the parent"
+        assert next(job.result()).data == b"from the parent"
 
         def slow():
             import time
@@ -101,7 +101,7 @@ def test_no_fork_while_other_threads_run() -> None:
         thread = threading.Thread(target=stop.wait)
         thread.start()
         job = Background(lambda: [])
-        print(job.forked, job.result())
+        print(job.forked, list(job.result()))
         stop.set()
         """
     )
@@ -119,7 +119,7 @@ def test_a_refused_fork_means_the_work_is_done_here() -> None:
             raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
         os.fork = refuse
         job = Background(lambda: [Output("a", b"here", "here")])
-        print(job.forked, job.result()[0].data)
+        print(job.forked, next(job.result()).data)
         """
     )
     assert out == "False b'here'\n"
