@@ -17,7 +17,7 @@ import pytest
 from sitegen.build import BuildOptions, build
 
 from .helpers import soup
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, serving, sync_api
+from .test_browser import REPO, debian_chromium, serving
 
 KEY = "sitegen-filters"
 MONTH = "2024/02/"
@@ -127,10 +127,8 @@ def shown_and_highlighted(page: Any) -> tuple[set[str], set[str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with debian_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
