@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sitegen.build import BuildOptions, build
 
+from .helpers import snapshot
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -85,10 +87,6 @@ We rebuild a search index after one new paper and reuse what earlier builds toke
 """
 
 
-def files_of(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
-
-
 def test_a_cached_build_after_each_change_is_byte_identical_to_a_clean_build(tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(
@@ -119,7 +117,7 @@ def test_a_cached_build_after_each_change_is_byte_identical_to_a_clean_build(tmp
         build(site, replace(options, output=out))
         clean = tmp_path / f"clean-{number}"
         build(site, replace(options, output=clean, cache=False))
-        assert files_of(out) == files_of(clean), change
+        assert snapshot(out) == snapshot(clean), change
 
 
 def edit_theme_template(site: Path) -> None:

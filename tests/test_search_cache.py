@@ -17,6 +17,7 @@ from sitegen.postings import CACHE_FILE, PIPELINE_VERSION, TermCache
 from sitegen.search import SearchDocument, chunked_index, document_postings, search_documents, terms
 from sitegen.writer import Output
 
+from .helpers import snapshot
 from .test_valid_output import load_corpus_generator
 
 NEW_PAPER = """---
@@ -153,10 +154,6 @@ def test_the_cache_keeps_only_the_terms_of_current_papers(corpus: Path, tmp_path
     assert sorted(vocabulary) == document_postings(documents).vocabulary
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
-
-
 def test_a_build_keeps_its_cache_in_the_site_and_writes_what_a_clean_build_writes(
     corpus: Path, tmp_path: Path
 ) -> None:
@@ -166,7 +163,7 @@ def test_a_build_keeps_its_cache_in_the_site_and_writes_what_a_clean_build_write
     build(corpus)
     clean = tmp_path / "clean"
     build(corpus, BuildOptions(output=clean, cache=False))
-    assert tree(corpus / DEFAULT_OUTPUT) == tree(clean)
+    assert snapshot(corpus / DEFAULT_OUTPUT) == snapshot(clean)
 
 
 def test_a_build_without_the_cache_leaves_none(corpus: Path, tmp_path: Path) -> None:
