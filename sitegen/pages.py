@@ -194,14 +194,14 @@ class PaperContext(Mapping[str, Any]):
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(PAPER_CONTEXT_KEYS)
+        return iter(_PAPER_CONTEXT_KEYS)
 
     def __len__(self) -> int:
-        return len(PAPER_CONTEXT_KEYS)
+        return len(_PAPER_CONTEXT_KEYS)
 
 
 _PAPER_CONTEXT_FIELDS = ("paper", "day_url", "related")
-PAPER_CONTEXT_KEYS = (*_PAPER_CONTEXT_FIELDS, "scholarly_article", "bibtex")
+_PAPER_CONTEXT_KEYS = (*_PAPER_CONTEXT_FIELDS, "scholarly_article", "bibtex")
 
 
 def plan_paper_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page]:

@@ -133,9 +133,8 @@ def _read_outputs(result_file: Any) -> Iterator[Output]:
     try:
         while True:
             try:
-                path, data, source = pickle.load(
-                    result_file
-                )  # our own child's bytes, in our own file: trusted
+                # Our own child's bytes, in our own file: trusted.
+                path, data, source = pickle.load(result_file)
             except EOFError:
                 return
             yield Output(path, data, source)

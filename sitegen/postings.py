@@ -76,7 +76,7 @@ class TermCache:
         self._vocabulary: list[str] = []
         self._number: dict[str, int] = {}
         self._cached: dict[bytes, Record] = {}
-        self.misses = 0
+        self._misses = 0
         if self._path is not None:
             self._load(self._path)
 
@@ -85,7 +85,7 @@ class TermCache:
         found = self._cached.get(key)
         if found is not None:
             return key, found
-        self.misses += 1
+        self._misses += 1
         lengths, counts, ids, frequencies = [], [], [], []
         for text in texts:
             field_terms = self._terms(text)
@@ -108,11 +108,11 @@ class TermCache:
     def save(self, keys: list[bytes], records: list[Record]) -> None:
         """Keep exactly these papers' records, and the terms they use: those of papers gone are
         dropped."""
-        if self._path is None or (not self.misses and set(keys) == self._cached.keys()):
+        if self._path is None or (not self._misses and set(keys) == self._cached.keys()):
             return
         sizes = np.array([len(record) for record in records], dtype=np.int64)
         joined = np.concatenate(records) if records else np.zeros(0, np.int32)
-        ids = _term_positions(sizes, joined)
+        ids = _term_positions(*_record_starts(sizes, joined), len(joined))
         used, renumbered = np.unique(joined[ids], return_inverse=True)
         joined[ids] = renumbered
         vocabulary = "\n".join(self._vocabulary[i] for i in used.tolist()).encode("utf-8", "surrogatepass")
@@ -183,12 +183,18 @@ def _umask() -> int:
     return mask
 
 
-def _term_positions(sizes: Ints, records: Record) -> npt.NDArray[np.bool_]:
-    """Which places of records laid end to end (``sizes`` long each) hold term numbers."""
+def _record_starts(sizes: Ints, records: Record) -> tuple[Ints, Ints]:
+    """Where each of records laid end to end (``sizes`` long each) starts, and how many distinct
+    terms it has."""
     starts = np.cumsum(sizes) - sizes
     distinct = records[starts[:, None] + np.arange(FIELD_COUNT, 2 * FIELD_COUNT)].sum(axis=1, dtype=np.int64)
+    return starts, distinct
+
+
+def _term_positions(starts: Ints, distinct: Ints, length: int) -> npt.NDArray[np.bool_]:
+    """Which places of records laid end to end hold term numbers (see ``_record_starts``)."""
     # +1 where each record's term numbers start, -1 where they end.
-    marks = np.zeros(len(records) + 1, np.int64)
+    marks = np.zeros(length + 1, np.int64)
     np.add.at(marks, starts + 2 * FIELD_COUNT, 1)
     np.add.at(marks, starts + 2 * FIELD_COUNT + distinct, -1)
     return np.cumsum(marks[:-1]) > 0
@@ -215,13 +221,12 @@ def _records_fit(sizes: Ints, records: Record, vocabulary: int) -> bool:
     """Each record's counts add up, its term numbers are in the vocabulary, its terms occur."""
     if not len(sizes):
         return True
-    starts = np.cumsum(sizes) - sizes
+    starts, per_record = _record_starts(sizes, records)
     heads = records[starts[:, None] + np.arange(2 * FIELD_COUNT)].astype(np.int64)
     distinct = heads[:, FIELD_COUNT:]
-    per_record = distinct.sum(axis=1)
     if (heads < 0).any() or (sizes != 2 * FIELD_COUNT + 2 * per_record).any():
         return False
-    ids = _term_positions(sizes, records)
+    ids = _term_positions(starts, per_record, len(records))
     counts = records[np.flatnonzero(ids) + np.repeat(per_record, per_record)].astype(np.int64)
     term_numbers = records[ids]
     if len(counts) and (counts.min() < 1 or term_numbers.min() < 0 or term_numbers.max() >= vocabulary):

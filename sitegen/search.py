@@ -28,7 +28,7 @@ from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from . import urls
 from .parallel import in_background
-from .postings import Ints, Postings, TermCache, js_order, postings, stable_order
+from .postings import Ints, Postings, TermCache, postings, sort_terms, stable_order
 from .site import Site
 from .views import script_safe_json
 from .writer import Output
@@ -234,7 +234,7 @@ def build_index(documents: Sequence[SearchDocument], add: AddDocument | None = N
     builder = fill_builder(documents, add)
     number_terms(builder)
     serialised: dict[str, Any] = builder.build().serialize()
-    serialised["invertedIndex"].sort(key=lambda entry: js_order(entry[0]))
+    serialised["invertedIndex"].sort(key=lambda entry: entry[1]["_index"])  # numbered in JS order
     return serialised
 
 
@@ -256,7 +256,7 @@ def fill_builder(documents: Sequence[SearchDocument], add: AddDocument | None = 
 def number_terms(builder: Builder) -> None:
     """Number each term by its place in JavaScript's order, as ``postings`` does, so that a
     vector's entries come in the same order in the whole index and in any part of it."""
-    for number, term in enumerate(sorted(builder.inverted_index, key=js_order)):
+    for number, term in enumerate(sort_terms(list(builder.inverted_index))):
         builder.inverted_index[term]["_index"] = number
 
 
