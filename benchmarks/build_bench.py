@@ -11,7 +11,6 @@ benchmarks/hugo/ builds the same corpus in the same run, and the ratios are prin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import resource
 import shutil
@@ -20,14 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from corpus import generate
+from corpus import added_papers, edited_abstract, generate
 
 from sitegen.authors import index_authors
 from sitegen.build import BuildOptions, build
@@ -77,34 +75,6 @@ def hugo_build(site: Path, runs: int) -> tuple[float, float] | None:
             seconds.append(float(wall))
             peaks.append(int(peak_kb) / 1024)
     return statistics.median(seconds), max(peaks)
-
-
-@contextlib.contextmanager
-def added_papers(site: Path, count: int, date: object) -> Iterator[None]:
-    """``count`` new papers on the newest day, for the length of the ``with`` block."""
-    files = [site / "content" / "papers" / f"added-by-benchmark-{n}.md" for n in range(count)]
-    for n, path in enumerate(files):
-        path.write_text(
-            f"---\nid: added-by-benchmark-{n}\ntitle: One more paper, number {n}\nauthors: [Author {n}]\n"
-            f"date: {date}\ntopics: [topic-0{n % 10}]\n---\nA new abstract about antibody design, {n}.\n"
-        )
-    try:
-        yield
-    finally:
-        for path in files:
-            path.unlink()
-
-
-@contextlib.contextmanager
-def edited_abstract(site: Path) -> Iterator[None]:
-    """One more sentence in one paper's abstract, for the length of the ``with`` block."""
-    path = min((site / "content").rglob("*.md"))
-    original = path.read_bytes()
-    path.write_bytes(original + b"\nOne more sentence, about retrieval.\n")
-    try:
-        yield
-    finally:
-        path.write_bytes(original)
 
 
 def main() -> None:

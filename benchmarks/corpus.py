@@ -10,9 +10,11 @@ python benchmarks/corpus.py 10000 /tmp/corpus-10k
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import sys
+from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
 
@@ -144,6 +146,34 @@ def generate(folder: Path, count: int, seed: int = 7) -> None:
             f"---\nid: {paper_id}\ntitle: {title}\nauthors: [{authors}]\ndate: {date}\n"
             f"topics: [{chosen}]\n{links}upvotes: {rng.randint(0, 200)}\n---\n{' '.join(words)}.\n"
         )
+
+
+@contextlib.contextmanager
+def added_papers(site: Path, count: int, date: dt.date | str) -> Iterator[None]:
+    """``count`` new papers dated ``date``, for the length of the ``with`` block."""
+    files = [site / "content" / "papers" / f"added-by-benchmark-{n}.md" for n in range(count)]
+    for n, path in enumerate(files):
+        path.write_text(
+            f"---\nid: added-by-benchmark-{n}\ntitle: One more paper, number {n}\nauthors: [Author {n}]\n"
+            f"date: {date}\ntopics: [topic-0{n % 10}]\n---\nA new abstract about antibody design, {n}.\n"
+        )
+    try:
+        yield
+    finally:
+        for path in files:
+            path.unlink()
+
+
+@contextlib.contextmanager
+def edited_abstract(site: Path) -> Iterator[None]:
+    """One more sentence in one paper's abstract, for the length of the ``with`` block."""
+    path = min((site / "content").rglob("*.md"))
+    original = path.read_bytes()
+    path.write_bytes(original + b"\nOne more sentence, about retrieval.\n")
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
 
 
 if __name__ == "__main__":

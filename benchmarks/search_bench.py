@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from playwright.sync_api import Request, sync_playwright
 
-from benchmarks.corpus import generate
+from benchmarks.corpus import added_papers, generate
 from sitegen.build import BuildOptions, plan_site
 from sitegen.search import SearchDocument, chunked_index, search_documents
 from sitegen.writer import WriteReport, write_site
@@ -148,15 +148,8 @@ def main() -> None:
                 f"\n{count:,} papers: index built cold (every paper tokenised) in {seconds:.2f} s, "
                 f"written in {writing:.2f} s: {report.files:,} files, {report.bytes / 2**20:.1f} MiB"
             )
-            added = site / "content" / "papers" / "added-by-benchmark.md"
-            added.write_text(
-                "---\nid: added-by-benchmark\ntitle: One more paper\nauthors: [Author 1]\n"
-                "date: 2025-12-31\ntopics: [topic-00]\n---\nA new abstract about antibody design.\n"
-            )
-            try:
+            with added_papers(site, 1, "2025-12-31"):
                 more = site_documents(site)
-            finally:
-                added.unlink()
             for change, papers in (("adding one paper", more), ("removing it again", documents)):
                 seconds, writing, report = write_chunked_index(papers, folder, cache)
                 print(
