@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,9 +18,11 @@ from .content import find_abstract_files, load_papers
 from .errors import InputError, OutputError, Problem
 from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
+from .pagecache import PageCache, site_fingerprint
 from .pages import Page, plan_pages, plan_robots, plan_sitemaps
+from .papercache import PaperCache
 from .parallel import in_background
-from .render import copy_static, make_environment, render_pages, static_files
+from .render import copy_static, make_environment, render_pages, site_values, static_files
 from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
 from .stopwatch import Stopwatch
@@ -67,6 +70,8 @@ class Plan:
     template_dirs: tuple[Path, ...]
     static: dict[str, Path]
     """Output path → file, the site's own static files replacing the theme's."""
+    papers_parsed: int = 0
+    """Abstract files parsed; the other papers came from the cache."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,8 @@ class BuildReport:
     output: Path
     seconds: dict[str, float] = field(default_factory=dict)
     """Seconds per stage (``--profile``)."""
+    pages_reused: int = 0
+    """Pages not rendered: the cache had their inputs' hash, and the last output their bytes."""
 
 
 def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None = None) -> Plan:
@@ -85,8 +92,13 @@ def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None
     config = load_config(site_dir, overrides)
     theme_dir = find_theme(site_dir, config.theme)
 
+    cache_dir = cache_folder(site_dir, options)
     with watch.stage("load"):
-        loaded = load_papers(find_abstract_files(site_dir / CONTENT_DIR), shown_root=_shown_root(site_dir))
+        loaded = load_papers(
+            find_abstract_files(site_dir / CONTENT_DIR),
+            shown_root=_shown_root(site_dir),
+            parsed=PaperCache(cache_dir) if cache_dir is not None else None,
+        )
     errors = [problem for problem in loaded.problems if problem.is_error]
     warnings = tuple(problem for problem in loaded.problems if not problem.is_error)
     if errors or (options.strict and warnings):
@@ -113,6 +125,7 @@ def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None
         warnings=warnings,
         template_dirs=template_dirs(site_dir, theme_dir),
         static=static_files([theme_dir / "static", site_dir / "static"]),
+        papers_parsed=loaded.parsed,
     )
 
 
@@ -130,11 +143,16 @@ def build(
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
     check_output_folder(site_dir, output_dir)
     env = make_environment(plan.config, plan.template_dirs)
-    cache_dir = (options.cache_dir or site_dir / DEFAULT_CACHE) if options.cache else None
+    cache_dir = cache_folder(site_dir, options)
     fork = options.jobs != 1
+    page_cache = (
+        PageCache(cache_dir, output_dir, site_fingerprint(plan.template_dirs, site_values(env)))
+        if cache_dir is not None
+        else None
+    )
     with in_background(render_search, plan.site, cache_dir, fork, fork=fork) as search:
         outputs: Iterator[Output] = itertools.chain(
-            watch.timed("render pages", render_pages, plan.pages, env),
+            watch.timed("render pages", render_pages, plan.pages, env, page_cache),
             watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
             # Built beside the pages when forked: this stage is then only the wait for it.
             watch.timed("search index", search.result),
@@ -147,7 +165,14 @@ def build(
             outputs = _counted(outputs, progress)
         with watch.stage("write"):
             written = write_site(outputs, output_dir)
-    return BuildReport(plan, written, output_dir, watch.seconds)
+    if page_cache is None:
+        return BuildReport(plan, written, output_dir, watch.seconds)
+    page_cache.save()
+    return BuildReport(plan, written, output_dir, watch.seconds, page_cache.reused)
+
+
+def cache_folder(site_dir: Path, options: BuildOptions) -> Path | None:
+    return (options.cache_dir or site_dir / DEFAULT_CACHE) if options.cache else None
 
 
 def _counted(outputs: Iterable[Output], progress: Callable[[int], None]) -> Iterator[Output]:
@@ -159,7 +184,7 @@ def _counted(outputs: Iterable[Output], progress: Callable[[int], None]) -> Iter
 def check_site(site_dir: Path, options: BuildOptions = BuildOptions()) -> Plan:
     """Everything a build does short of rendering and writing: the same outputs are claimed, so
     clashes and unsafe paths are found without writing anything."""
-    plan = plan_site(site_dir, options)
+    plan = plan_site(site_dir, dataclasses.replace(options, cache=False))  # checking writes nothing
     claims = PathClaims()
     for page in plan.pages:
         claims.claim(urls.output_path(page.url), page.source)

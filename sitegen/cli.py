@@ -278,6 +278,12 @@ def run(args: argparse.Namespace) -> int:
     if args.profile:
         for stage, stage_seconds in report.seconds.items():
             print(f"  {stage:14s} {stage_seconds:7.2f} s")
+        plan = report.plan
+        print(
+            f"  parsed {plan.papers_parsed:,} abstract files and rendered"
+            f" {len(plan.pages) - report.pages_reused:,} of {len(plan.pages):,} pages; the rest came"
+            " from the cache"
+        )
     return 0
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import yaml
@@ -504,6 +504,8 @@ class LoadedContent:
     """Every valid paper, drafts included, in file-path order."""
     problems: tuple[Problem, ...]
     """Errors and warnings from every file."""
+    parsed: int = 0
+    """Files parsed by this load; the others' papers came from the cache."""
 
 
 def find_abstract_files(content_dir: Path) -> Iterator[Path]:
@@ -515,42 +517,81 @@ def find_abstract_files(content_dir: Path) -> Iterator[Path]:
                 yield Path(root, name)
 
 
-def load_papers(files: Iterable[Path], shown_root: Path | None = None) -> LoadedContent:
-    """Parse and validate every abstract file; a bad file adds problems, never stops the rest."""
+Entry = tuple[Paper, tuple[Problem, ...]]
+"""A parsed paper and its file's warnings."""
+
+
+class ParsedPapers(Protocol):
+    """Papers parsed by an earlier build, found by the key of their file (``papercache``)."""
+
+    def key(self, shown: Path, data: bytes) -> str: ...
+
+    def find(self, wanted: set[str]) -> dict[str, Entry]: ...
+
+    def add(self, key: str, entry: Entry) -> None: ...
+
+    def save(self, keys: Iterable[str]) -> None: ...
+
+
+def load_papers(
+    files: Iterable[Path], shown_root: Path | None = None, parsed: ParsedPapers | None = None
+) -> LoadedContent:
+    """Parse and validate every abstract file; a bad file adds problems, never stops the rest.
+    A file ``parsed`` has is taken from it; ``parsed`` is then told what this build parsed."""
     renderer = AbstractRenderer()
-    papers: list[Paper] = []
-    problems: list[Problem] = []
+    read: list[tuple[Path, bytes | OSError]] = []
     for file in files:
         shown = Path(os.path.relpath(file, shown_root)) if shown_root else file
         try:
-            data = file.read_bytes()
-            if len(data) > MAX_FILE_BYTES:
-                size = f"{len(data) / 1_000_000:.1f} MB"
-                problems.append(
-                    error(
-                        shown, 1, f"is {size}; an abstract file may be at most 1 MB (is it the right file?)"
-                    )
-                )
-                continue
-            text = data.decode("utf-8-sig")
+            read.append((shown, file.read_bytes()))
         except OSError as exc:
-            problems.append(error(shown, None, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        except UnicodeDecodeError as exc:
-            line = exc.object[: exc.start].count(b"\n") + 1
-            problems.append(
-                error(shown, line, f"is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8")
-            )
-            continue
-        try:
-            paper, file_problems = parse_paper(text, shown, renderer)
-        except FileProblems as exc:
-            problems.extend(exc.problems)
-            continue
-        papers.append(paper)
-        problems.extend(file_problems)
+            read.append((shown, exc))
+    keys = [
+        parsed.key(shown, data) if parsed is not None and isinstance(data, bytes) else ""
+        for shown, data in read
+    ]
+    found = parsed.find(set(keys) - {""}) if parsed is not None else {}
+    papers: list[Paper] = []
+    problems: list[Problem] = []
+    parsed_now = 0
+    for number, (shown, data) in enumerate(read):
+        read[number] = (shown, b"")  # let each file's bytes go once it is parsed
+        entry = found.get(keys[number])
+        if entry is None:
+            parsed_now += 1
+            try:
+                entry = _parse_file(shown, data, renderer)
+            except FileProblems as exc:
+                problems.extend(exc.problems)
+                keys[number] = ""
+                continue
+            if parsed is not None:
+                parsed.add(keys[number], entry)
+        papers.append(entry[0])
+        problems.extend(entry[1])
+    if parsed is not None:
+        parsed.save(key for key in keys if key)
     problems.extend(duplicate_ids(papers))
-    return LoadedContent(tuple(papers), tuple(problems))
+    return LoadedContent(tuple(papers), tuple(problems), parsed_now)
+
+
+def _parse_file(shown: Path, data: bytes | OSError, renderer: AbstractRenderer) -> Entry:
+    if isinstance(data, OSError):
+        raise FileProblems([error(shown, None, f"cannot be read: {data.strerror or data}")])
+    if len(data) > MAX_FILE_BYTES:
+        size = f"{len(data) / 1_000_000:.1f} MB"
+        raise FileProblems(
+            [error(shown, 1, f"is {size}; an abstract file may be at most 1 MB (is it the right file?)")]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise FileProblems(
+            [error(shown, line, f"is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8")]
+        ) from None
+    paper, warnings = parse_paper(text, shown, renderer)
+    return paper, tuple(warnings)
 
 
 def duplicate_ids(papers: Iterable[Paper]) -> list[Problem]:

@@ -10,21 +10,19 @@ computed by Python's ``math.log``; ``tests/test_search.py`` compares every one w
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
-import os
-import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 from lunr.builder import Builder
+
+from .cachefiles import write_atomically
 
 FIELD_COUNT = 4
 CACHE_FILE = "search-terms.npz"
@@ -116,29 +114,17 @@ class TermCache:
         used, renumbered = np.unique(joined[ids], return_inverse=True)
         joined[ids] = renumbered
         vocabulary = "\n".join(self._vocabulary[i] for i in used.tolist()).encode("utf-8", "surrogatepass")
-        temporary = None
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(
-                dir=self._path.parent, prefix=f".{CACHE_FILE}.", suffix=".tmp"
+
+        def write(file: BinaryIO) -> None:
+            np.savez(
+                file,
+                vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
+                keys=np.frombuffer(b"".join(keys), dtype=np.uint8),
+                sizes=sizes,
+                records=joined,
             )
-            os.fchmod(handle, 0o666 & ~_umask())  # mkstemp's 0600 would keep the cache from others
-            with os.fdopen(handle, "wb") as file:
-                np.savez(
-                    file,
-                    vocabulary=np.frombuffer(vocabulary, dtype=np.uint8),
-                    keys=np.frombuffer(b"".join(keys), dtype=np.uint8),
-                    sizes=sizes,
-                    records=joined,
-                )
-            os.replace(temporary, self._path)
-        except (OSError, ValueError):
-            # A cache that cannot be written only makes the next build slower.
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-            return
-        _remove_abandoned(self._path.parent)
+
+        write_atomically(self._path, write)
 
     def _load(self, path: Path) -> None:
         """Take the file's records if it is a cache file as ``save`` writes them; anything else
@@ -162,25 +148,6 @@ class TermCache:
         }
         self._vocabulary = vocabulary
         self._number = {term: number for number, term in enumerate(vocabulary)}
-
-
-ABANDONED_AFTER_SECONDS = 3600
-
-
-def _remove_abandoned(folder: Path) -> None:
-    """Temporary files of saves that never finished (a build killed mid-save); an hour old, so
-    that no other build is still writing them."""
-    now = time.time()
-    for leftover in folder.glob(f".{CACHE_FILE}.*.tmp"):
-        with contextlib.suppress(OSError):
-            if now - leftover.stat().st_mtime > ABANDONED_AFTER_SECONDS:
-                leftover.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _record_starts(sizes: Ints, records: Record) -> tuple[Ints, Ints]:

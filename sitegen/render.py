@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -22,6 +22,9 @@ from .feeds import feed_links
 from .pages import Page, long_date
 from .views import script_safe_json
 from .writer import Output
+
+if TYPE_CHECKING:
+    from .pagecache import PageCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,20 +113,37 @@ def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja
     return env
 
 
-def render_pages(pages: Iterable[Page], env: jinja2.Environment) -> Iterator[Output]:
-    """Each page through its template; the cards rendered for them are let go at the end, before
-    the stages after this one need their memory."""
+def site_values(env: jinja2.Environment) -> tuple[Any, ...]:
+    """The site-wide data ``make_environment`` gives every template (its functions are code)."""
+    return (env.globals["site"], env.globals["site_feeds"])
+
+
+def render_pages(
+    pages: Iterable[Page], env: jinja2.Environment, cache: PageCache | None = None
+) -> Iterator[Output]:
+    """Each page through its template, unless ``cache`` has its bytes from the last build; the
+    cards rendered for them are let go at the end, before the stages after this one need their
+    memory."""
     templates: dict[str, jinja2.Template] = {}
     try:
         for page in pages:
+            path = urls.output_path(page.url)
+            key = cache.keys(page) if cache is not None else None
+            if cache is not None and key is not None:
+                kept = cache.previous_bytes(path, key)
+                if kept is not None:
+                    yield Output(path, kept, page.source)
+                    continue
             try:
                 template = templates.get(page.template) or templates.setdefault(
                     page.template, env.get_template(page.template)
                 )
-                text = template.render(page.context, page=page)
+                data = template.render(page.context, page=page).encode("utf-8")
             except Exception as exc:  # noqa: BLE001 - any error in a (user's) template is reported, with its line
                 raise template_problem(exc, page.template, env) from None
-            yield Output(urls.output_path(page.url), text.encode("utf-8"), page.source)
+            if cache is not None:
+                cache.rendered(path, key, data)
+            yield Output(path, data, page.source)
     finally:
         card = env.globals.get("card")
         if isinstance(card, CardRenderer):

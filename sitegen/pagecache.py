@@ -1,0 +1,192 @@
+"""Rendered pages kept from one build to the next: a page whose inputs hash as they did last time
+is not rendered again, its file from the previous output is taken instead.
+
+A page's key hashes everything its bytes can depend on: the page itself (URL, template name,
+title, its whole context), the site-wide values templates see, every file in the template
+folders, and sitegen's own code (``cachefiles.code_fingerprint``). Nothing is tracked: if any input
+differs by a byte, the key differs and the page is rendered. The previous file is used only when
+its bytes still hash to what was rendered for that key, so an output edited by hand, or a cache
+copied without its output, costs a render and never a wrong page.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+import hashlib
+import io
+import json
+import operator
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, BinaryIO
+
+from . import content, feeds, pages, render, views
+from .cachefiles import code_fingerprint, write_atomically
+from .writer import safe_relative_path
+
+CACHE_FILE = "pages.json"
+FORMAT = "sitegen-pages-1"
+
+_MODULES_WITH_VIEWS: tuple[ModuleType, ...] = (content, feeds, pages, render, views)
+"""Where the records in page contexts are defined; they are hashed field by field (faster than
+pickle's own way for slotted dataclasses). A record of a type from elsewhere is still hashed,
+only more slowly."""
+_SHARED = (views.PaperView, content.Paper)
+"""Records that many pages show: each is hashed once, and pages' keys hold that hash."""
+
+
+def site_fingerprint(template_dirs: Sequence[Path], site_values: object) -> bytes:
+    """What every page depends on: the code, every template file, and the site-wide values."""
+    digest = hashlib.blake2b(code_fingerprint(), digest_size=16)
+    for number, folder in enumerate(template_dirs):
+        for root, dirs, names in sorted(os.walk(folder)):
+            dirs.sort()
+            for name in sorted(names):
+                file = Path(root, name)
+                shown = f"{number}/{file.relative_to(folder).as_posix()}"
+                digest.update(shown.encode("utf-8", "surrogateescape") + b"\0" + file.read_bytes() + b"\0")
+    digest.update(pickled(site_values))
+    return digest.digest()
+
+
+def pickled(value: object, table: dict[Any, Any] | None = None) -> bytes:
+    """``value``'s pickle, the same bytes for equal values: without pickle's memo, a string met
+    twice is written twice, whether or not it is one object both times."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    pickler.fast = True  # no memo; the values hashed here hold no cycles
+    if table is not None:
+        pickler.dispatch_table = table
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+def _shared(digest: bytes) -> None:
+    """Stands, in a page's pickled inputs, for a shared record whose own hash is ``digest``."""
+
+
+class PageKeys:
+    """``keys(page)``: the hash of everything the page's bytes depend on, or None when its
+    context holds something that cannot be pickled (it is then always rendered)."""
+
+    def __init__(self, fingerprint: bytes) -> None:
+        self._fingerprint = fingerprint
+        self._inner = copyreg.dispatch_table.copy()
+        for module in _MODULES_WITH_VIEWS:
+            for value in vars(module).values():
+                if (
+                    isinstance(value, type)
+                    and dataclasses.is_dataclass(value)
+                    and value.__module__ == module.__name__
+                ):
+                    self._inner[value] = _by_fields(value)
+        self._outer = dict(self._inner)
+        for kind in _SHARED:
+            self._outer[kind] = self._reduce_shared
+        self._shared: dict[int, tuple[object, bytes]] = {}
+
+    def __call__(self, page: pages.Page) -> bytes | None:
+        try:
+            return self._hash(page, self._outer)
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError):
+            return None
+
+    def _hash(self, value: object, table: dict[Any, Any]) -> bytes:
+        digest = hashlib.sha256(self._fingerprint)  # the fastest here: most CPUs compute it in hardware
+        digest.update(pickled(value, table))
+        return digest.digest()[:16]
+
+    def _reduce_shared(self, record: object) -> tuple[Callable[[bytes], None], tuple[bytes]]:
+        known = self._shared.get(id(record))
+        if known is None:
+            # The record is kept beside its hash so that its id cannot be reused by another.
+            known = self._shared[id(record)] = (record, self._hash(record, self._inner))
+        return _shared, (known[1],)
+
+
+def _by_fields(kind: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    names = [field.name for field in dataclasses.fields(kind)]
+    values = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda record: (kind, (values(record),))
+    return lambda record: (kind, values(record))
+
+
+class PageCache:
+    """What each page's file was rendered from (its key) and the hash of its bytes, for the
+    output folder the last build wrote."""
+
+    def __init__(self, folder: Path, output_dir: Path, fingerprint: bytes) -> None:
+        self._path = folder / CACHE_FILE
+        self._output_dir = output_dir.absolute()
+        self.keys = PageKeys(fingerprint)
+        self._previous_dir: Path | None = None
+        self._previous: dict[str, tuple[str, str]] = {}
+        self._current: dict[str, tuple[str, str]] = {}
+        self.reused = 0
+        self._load()
+
+    def previous_bytes(self, path: str, key: bytes) -> bytes | None:
+        """The page's bytes from the last output, if they were rendered from this same key and
+        are still what was rendered."""
+        record = self._previous.get(path)
+        if record is None or record[0] != key.hex() or self._previous_dir is None:
+            return None
+        try:
+            file = self._previous_dir / safe_relative_path(path)
+            with open(file, "rb", opener=_no_symlink) as handle:
+                data = handle.read()
+        except (OSError, ValueError):
+            return None
+        digest = _digest(data)
+        if digest != record[1]:
+            return None
+        self._current[path] = (record[0], digest)
+        self.reused += 1
+        return data
+
+    def rendered(self, path: str, key: bytes | None, data: bytes) -> None:
+        if key is not None:
+            self._current[path] = (key.hex(), _digest(data))
+
+    def save(self) -> None:
+        """After the output was written: what it holds now."""
+        if self._current == self._previous and self._previous_dir == self._output_dir:
+            return
+        pages_by_path = self._current
+
+        def write(file: BinaryIO) -> None:
+            data = {"format": FORMAT, "output": str(self._output_dir), "pages": pages_by_path}
+            file.write(json.dumps(data, separators=(",", ":")).encode())
+
+        write_atomically(self._path, write)
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self._path.read_bytes())
+            if data["format"] != FORMAT:
+                return
+            folder = Path(data["output"])
+            records = data["pages"]
+            previous = {
+                path: (key, digest)
+                for path, (key, digest) in records.items()
+                if isinstance(path, str) and isinstance(key, str) and isinstance(digest, str)
+            }
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return
+        # Only this output folder or one beside it (``sitegen serve``'s generations) is read.
+        if folder.is_absolute() and folder.parent == self._output_dir.parent:
+            self._previous_dir, self._previous = folder, previous
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _no_symlink(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))

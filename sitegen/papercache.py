@@ -1,0 +1,198 @@
+"""Parsed papers kept from one build to the next, found by the hash of their file's bytes.
+
+Parsing an abstract file (YAML, Markdown, math) is most of the load stage; a paper whose file,
+shown path and parsing code are unchanged is taken from ``papers.jsonl`` in the cache folder
+instead. The file is JSON, one paper a line after a header, and every field is checked when read:
+a line that is not exactly what ``encode`` writes is a miss, and the file is parsed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .cachefiles import code_fingerprint, write_atomically
+from .content import Author, Entry, Paper
+from .errors import Problem, Severity
+
+CACHE_FILE = "papers.jsonl"
+FORMAT = "sitegen-papers-1"
+KEY_LENGTH = 32
+"""Hexadecimal digits of a key, at the start of its line."""
+
+
+class PaperCache:
+    """``found`` holds the wanted papers the file had; ``add`` the ones parsed afresh; ``save``
+    keeps exactly the papers of this build, copying unchanged lines without decoding them."""
+
+    def __init__(self, folder: Path) -> None:
+        self._path = folder / CACHE_FILE
+        self._header = json.dumps({"format": FORMAT, "code": code_fingerprint().hex()}) + "\n"
+        self._added: dict[str, str] = {}
+        self._stored: set[str] = set()
+
+    def key(self, shown: Path, data: bytes) -> str:
+        """A paper's record is found by its file's bytes, the path messages show, and the code."""
+        digest = hashlib.blake2b(code_fingerprint(), digest_size=KEY_LENGTH // 2)
+        digest.update(str(shown).encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def find(self, wanted: set[str]) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        try:
+            with open(self._path, encoding="utf-8") as file:
+                if file.readline() != self._header:
+                    return found
+                for line in file:
+                    key = line[:KEY_LENGTH]
+                    self._stored.add(key)
+                    if key in wanted and key not in found and line[KEY_LENGTH : KEY_LENGTH + 1] == " ":
+                        try:
+                            found[key] = decode(json.loads(line[KEY_LENGTH + 1 :]))
+                        except (ValueError, TypeError, KeyError, IndexError):
+                            continue  # damaged: that paper is parsed again
+        except (OSError, UnicodeDecodeError):
+            return {}
+        return found
+
+    def add(self, key: str, entry: Entry) -> None:
+        self._added[key] = json.dumps(encode(*entry), separators=(",", ":"))
+
+    def save(self, keys: Iterable[str]) -> None:
+        current = set(keys)
+        if not self._added and current == self._stored:
+            return
+
+        def write(out: BinaryIO) -> None:
+            out.write(self._header.encode())
+            kept = set()
+            try:
+                with open(self._path, "rb") as old:
+                    if old.readline().decode("utf-8", "replace") == self._header:
+                        for line in old:
+                            key = line[:KEY_LENGTH].decode("ascii", "replace")
+                            if key in current and key not in self._added and key not in kept:
+                                out.write(line if line.endswith(b"\n") else line + b"\n")
+                                kept.add(key)
+            except OSError:
+                pass
+            for key, text in self._added.items():
+                if key in current:
+                    out.write(f"{key} {text}\n".encode())
+
+        write_atomically(self._path, write)
+
+
+# --- one paper ↔ JSON ---------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError("not text")
+    return value
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(_text(item) for item in value)
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(_text(value))
+
+
+def _number(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError("not a whole number")
+    return value
+
+
+def _optional(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else read(value)
+
+
+def _flag(value: Any) -> bool:
+    if type(value) is not bool:
+        raise TypeError("not true or false")
+    return value
+
+
+def _authors(value: Any) -> tuple[Author, ...]:
+    return tuple(Author(_text(name), _text(affiliation)) for name, affiliation in value)
+
+
+def _links(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((_text(kind), _text(url)) for kind, url in value)
+
+
+def _lines(value: Any) -> dict[str, int]:
+    if type(value) is not dict:
+        raise TypeError("not a mapping")
+    return {_text(key): _number(line) for key, line in value.items()}
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "id": _text,
+    "title": _text,
+    "authors": _authors,
+    "date": _date,
+    "topics": _texts,
+    "abstract": _text,
+    "abstract_html": _text,
+    "abstract_text": _text,
+    "abstract_words": _text,
+    "links": _links,
+    "source": lambda value: Path(_text(value)),
+    "body_line": _number,
+    "published": _optional(_date),
+    "updated": _optional(_date),
+    "version": _optional(_number),
+    "categories": _texts,
+    "primary_category": _text,
+    "comment": _text,
+    "journal_ref": _text,
+    "doi": _text,
+    "license": _text,
+    "upvotes": _optional(_number),
+    "stars": _optional(_number),
+    "tldr": _text,
+    "draft": _flag,
+    "field_lines": _lines,
+}
+_FIELDS = tuple(field.name for field in fields(Paper))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Author):
+        return [value.name, value.affiliation]
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def encode(paper: Paper, warnings: tuple[Problem, ...]) -> list[Any]:
+    return [
+        [_plain(getattr(paper, name)) for name in _FIELDS],
+        [[str(problem.path), problem.line, problem.message] for problem in warnings],
+    ]
+
+
+def decode(record: Any) -> Entry:
+    values, warnings = record
+    if len(values) != len(_FIELDS):
+        raise ValueError("another number of fields")
+    paper = Paper(**{name: _READERS[name](value) for name, value in zip(_FIELDS, values, strict=True)})
+    problems = tuple(
+        Problem(Path(_text(path)), _optional(_number)(line), _text(message), Severity.WARNING)
+        for path, line, message in warnings
+    )
+    return paper, problems
