@@ -102,22 +102,28 @@ def test_a_cached_build_after_each_change_is_byte_identical_to_a_clean_build(tmp
         assert old in text, (path, old)
         path.write_text(text.replace(old, new), encoding="utf-8")
 
-    changes: list[tuple[str, Callable[[], object], BuildOptions]] = [
-        ("add a paper", lambda: (papers / "2501.00001.md").write_text(NEW_PAPER, encoding="utf-8"), BuildOptions()),
-        ("edit an abstract", lambda: edit(papers / "1312.6114.md", "reparameterisation", "reparametrisation"), BuildOptions()),
-        ("delete a paper", (papers / "1706.03762.md").unlink, BuildOptions()),
-        ("rename a topic", lambda: edit(site / "sitegen.yaml", "name: Computer vision", "name: Vision"), BuildOptions()),
-        ("edit a template", lambda: edit_theme_template(site), BuildOptions()),
-        ("change sitegen.yaml", lambda: edit(site / "sitegen.yaml", "title: Reading Group Digest", "title: Our Digest"), BuildOptions()),
-        ("change base_url", lambda: None, BuildOptions(base_url="https://example.org/digest/")),
+    # Each change, and the abstract files parsed and pages rendered in the build after it: "some"
+    # is more than none and fewer than all.
+    changes: list[tuple[str, Callable[[], object], BuildOptions, int, str]] = [
+        ("add a paper", lambda: (papers / "2501.00001.md").write_text(NEW_PAPER, encoding="utf-8"), BuildOptions(), 1, "some"),
+        ("edit an abstract", lambda: edit(papers / "1312.6114.md", "reparameterisation", "reparametrisation"), BuildOptions(), 1, "some"),
+        ("delete a paper", (papers / "1706.03762.md").unlink, BuildOptions(), 0, "some"),
+        ("rename a topic", lambda: edit(site / "sitegen.yaml", "name: Computer vision", "name: Vision"), BuildOptions(), 0, "some"),
+        ("edit a template", lambda: edit_theme_template(site), BuildOptions(), 0, "all"),
+        ("change sitegen.yaml", lambda: edit(site / "sitegen.yaml", "title: Reading Group Digest", "title: Our Digest"), BuildOptions(), 0, "all"),
+        ("change base_url", lambda: None, BuildOptions(base_url="https://example.org/digest/"), 0, "all"),
+        ("no change", lambda: None, BuildOptions(base_url="https://example.org/digest/"), 0, "none"),
     ]  # fmt: skip
     build(site, BuildOptions(output=out))
-    for number, (change, make_change, options) in enumerate(changes):
+    for number, (change, make_change, options, parsed, rendered) in enumerate(changes):
         make_change()
-        build(site, replace(options, output=out))
+        report = build(site, replace(options, output=out))
         clean = tmp_path / f"clean-{number}"
         build(site, replace(options, output=clean, cache=False))
         assert snapshot(out) == snapshot(clean), change
+        pages = len(report.plan.pages)
+        assert report.plan.papers_parsed == parsed, change
+        assert rendered == {0: "all", pages: "none"}.get(report.pages_reused, "some"), change
 
 
 def edit_theme_template(site: Path) -> None:

@@ -1,0 +1,180 @@
+"""The build cache of parsed papers and rendered pages: a cached build parses only the files that
+changed and renders only the pages whose inputs changed, and whatever happens to the cache or the
+output (damaged, edited by hand, copied elsewhere) costs time, never a wrong byte."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_site
+from sitegen.content import Author, Paper
+from sitegen.errors import Problem, Severity
+from sitegen.pagecache import CACHE_FILE as PAGES_FILE
+from sitegen.pagecache import PageKeys, pickled
+from sitegen.papercache import CACHE_FILE as PAPERS_FILE
+from sitegen.papercache import decode, encode
+
+from .conftest import SiteFactory, paper_text
+from .helpers import snapshot
+
+
+def test_a_paper_keeps_every_field_through_the_cache() -> None:
+    paper = Paper(
+        id="2401.00001",
+        title="A “title” with <markup> & math $x$",
+        authors=(Author("Ada Lovelace", "Analytical Engines Ltd"), Author("Alan Turing")),
+        date=dt.date(2024, 1, 15),
+        topics=("vision", "nlp"),
+        abstract="An abstract with $x^2$ and a \udcff lone surrogate.",
+        abstract_html="<p>An abstract with <math><msup><mi>x</mi><mn>2</mn></msup></math></p>",
+        abstract_text="An abstract with x^2",
+        abstract_words="An abstract with x2",
+        links=(("code", "https://github.com/a/b"), ("slides", "https://example.org/s")),
+        source=Path("content/a b/ü.md"),
+        body_line=9,
+        published=dt.date(2023, 12, 30),
+        updated=dt.date(2024, 1, 2),
+        version=3,
+        categories=("cs.CV", "cs.LG"),
+        primary_category="cs.CV",
+        comment="12 pages",
+        journal_ref="J. Tests 1 (2024)",
+        doi="10.1000/xyz",
+        license="CC-BY-4.0",
+        upvotes=0,
+        stars=12,
+        tldr="Short.",
+        draft=True,
+        field_lines={"id": 2, "title": 3},
+    )
+    warnings = (Problem(Path("content/a b/ü.md"), None, "unknown field 'colour'", Severity.WARNING),)
+    again, problems = decode(json.loads(json.dumps(encode(paper, warnings))))
+    assert again == paper and again.field_lines == paper.field_lines
+    assert problems == warnings
+
+
+def build_in(site: Path, out: Path, **options: object) -> BuildReport:
+    return build(site, BuildOptions(output=out, **options))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def three_papers(make_site: SiteFactory) -> Path:
+    return make_site(
+        {
+            f"content/{number}.md": paper_text(
+                f"2401.0000{number}", f"Paper {number}", date=f"2024-01-1{number}", body=f"Abstract {number}."
+            )
+            for number in (1, 2, 3)
+        }
+    )
+
+
+def test_only_the_abstract_files_that_changed_are_parsed(three_papers: Path, tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    assert build_in(three_papers, out).plan.papers_parsed == 3
+    assert build_in(three_papers, out).plan.papers_parsed == 0
+    edited = three_papers / "content/2.md"
+    edited.write_text(edited.read_text().replace("Abstract 2.", "Abstract two."))
+    (three_papers / "content/4.md").write_text(paper_text("2401.00004", "Paper 4", date="2024-01-14"))
+    assert build_in(three_papers, out).plan.papers_parsed == 2
+    (three_papers / "content/1.md").rename(three_papers / "content/one.md")  # messages name the file
+    assert build_in(three_papers, out).plan.papers_parsed == 1
+    assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_a_rebuild_renders_only_the_pages_whose_inputs_changed(three_papers: Path, tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    first = build_in(three_papers, out)
+    assert first.pages_reused == 0
+    assert build_in(three_papers, out).pages_reused == len(first.plan.pages)
+    edited = three_papers / "content/1.md"
+    edited.write_text(edited.read_text().replace("title: Paper 1", "title: Paper One"))
+    again = build_in(three_papers, out)
+    rendered = len(again.plan.pages) - again.pages_reused
+    # Its page, its day, month, year and topic, the lists that show it: not the other papers' pages.
+    assert 0 < rendered < len(again.plan.pages)
+    assert (out / "papers/2401.00002/index.html").read_bytes() == (
+        build_in(three_papers, tmp_path / "clean", cache=False).output / "papers/2401.00002/index.html"
+    ).read_bytes()
+    assert snapshot(out) == snapshot(tmp_path / "clean")
+
+
+def test_keys_depend_on_values_not_on_which_objects_hold_them(three_papers: Path, tmp_path: Path) -> None:
+    first = plan_site(three_papers, BuildOptions(cache=False))
+    build_in(three_papers, tmp_path / "_site")  # fills the cache: the next plan's papers are decoded
+    second = plan_site(three_papers, BuildOptions())
+    assert second.papers_parsed == 0
+    keys = [PageKeys(b"site"), PageKeys(b"site")]
+    assert [keys[0](page) for page in first.pages] == [keys[1](page) for page in second.pages]
+    assert None not in [keys[0](page) for page in first.pages]
+    assert len({keys[0](page) for page in first.pages}) == len(first.pages)
+    assert PageKeys(b"other site")(first.pages[0]) != keys[0](first.pages[0])
+
+
+def test_equal_values_pickle_alike_however_their_objects_are_shared() -> None:
+    text = "".join(["a", "title"])
+    copy = "".join(["a", "title"])
+    assert text is not copy
+    assert pickled((text, text)) == pickled((text, copy))
+
+
+def test_an_output_file_edited_by_hand_is_rendered_again(three_papers: Path, tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    first = build_in(three_papers, out)
+    page = out / "papers/2401.00001/index.html"
+    good = page.read_bytes()
+    page.write_bytes(good.replace(b"Paper 1", b"Paper X"))  # same size, other bytes
+    again = build_in(three_papers, out)
+    assert again.pages_reused == len(first.plan.pages) - 1
+    assert page.read_bytes() == good
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("papers: cut short", lambda data: data[: len(data) // 2]),
+        ("papers: a field of the wrong type", lambda data: data.replace(b'"Paper 2"', b"22", 1)),
+        ("papers: a line of junk", lambda data: data + b"\x00\xff not json\n"),
+        ("papers: another header", lambda data: b'{"format":"other"}\n' + data.split(b"\n", 1)[1]),
+        ("pages: cut short", lambda data: data[: len(data) // 2]),
+        ("pages: wrong types", lambda data: b'{"format":"sitegen-pages-1","output":1,"pages":[1]}'),
+        ("pages: empty", lambda data: b""),
+    ],
+)
+def test_a_damaged_cache_file_is_only_slower(name: str, damage, three_papers: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "_site"
+    build_in(three_papers, out)
+    cache_file = three_papers / DEFAULT_CACHE / (PAPERS_FILE if name.startswith("papers") else PAGES_FILE)
+    cache_file.write_bytes(damage(cache_file.read_bytes()))
+    shutil.rmtree(out)  # so that nothing can be taken from the last output either
+    build_in(three_papers, out)
+    assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+    again = build_in(three_papers, out)  # and the cache was repaired
+    assert again.plan.papers_parsed == 0 and again.pages_reused == len(again.plan.pages)
+
+
+def test_pages_come_from_an_output_folder_beside_the_last_one(three_papers: Path, tmp_path: Path) -> None:
+    """``sitegen serve`` builds each generation into a new folder beside the last."""
+    first = build_in(three_papers, tmp_path / "generations/1")
+    second = build_in(three_papers, tmp_path / "generations/2")
+    assert second.pages_reused == len(first.plan.pages)
+    assert snapshot(tmp_path / "generations/1") == snapshot(tmp_path / "generations/2")
+    elsewhere = build_in(three_papers, tmp_path / "elsewhere/_site")
+    assert elsewhere.pages_reused == 0  # the cache reads no folder but the output's neighbours
+
+
+def test_a_cache_copied_with_its_output_is_used(three_papers: Path, tmp_path: Path) -> None:
+    """As in CI, where both are restored into a fresh checkout: new inodes, same bytes."""
+    out = three_papers / "_site"
+    first = build_in(three_papers, out)
+    copy = tmp_path / "copy"
+    shutil.copytree(three_papers, copy)
+    shutil.rmtree(three_papers)
+    shutil.move(copy, three_papers)
+    again = build_in(three_papers, out)
+    assert again.plan.papers_parsed == 0 and again.pages_reused == len(first.plan.pages)
