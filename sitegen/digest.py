@@ -25,7 +25,7 @@ from .build import Plan
 from .content import Paper
 from .pages import long_date
 from .render import make_environment, template_problem
-from .views import PaperView, TopicRef, paper_view, topic_refs
+from .views import PaperView, TopicLink, paper_view, topic_links
 
 TEXT_TEMPLATE = "email/digest.txt"
 HTML_TEMPLATE = "email/digest.html"
@@ -73,7 +73,7 @@ def digest_subject(site_title: str, day: dt.date, count: int) -> str:
     return " ".join(f"{site_title} — {long_date(day)}: {count} {papers}".split())
 
 
-def group_by_topic(papers: Sequence[Paper], refs: dict[str, TopicRef]) -> tuple[DigestGroup, ...]:
+def group_by_topic(papers: Sequence[Paper], refs: dict[str, TopicLink]) -> tuple[DigestGroup, ...]:
     """Topic groups in the site's topic order (by display name), then ``Other``."""
     by_topic: dict[str, list[PaperView]] = {}
     others: list[PaperView] = []
@@ -102,7 +102,7 @@ def make_digest(plan: Plan, day: dt.date, unsubscribe: str = "", limit: int = DI
         "day_url": urls.day(day),
         "count": len(everything),
         "shown": len(papers),
-        "groups": group_by_topic(papers, topic_refs(plan.site)),
+        "groups": group_by_topic(papers, topic_links(plan.site)),
         "unsubscribe": unsubscribe,
     }
     # plan.template_dirs end with the default theme's, so a theme without email/ templates works.

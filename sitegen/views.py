@@ -41,6 +41,16 @@ class TopicRef:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicLink:
+    """A topic beside a paper: no count, so that a paper's view (and every page showing it) stays
+    the same when another paper joins one of its topics."""
+
+    slug: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorView:
     """An author as templates see it, beside each paper."""
 
@@ -76,7 +86,7 @@ class PaperView:
     title: str
     authors: tuple[AuthorView, ...]
     date: dt.date
-    topics: tuple[TopicRef, ...]
+    topics: tuple[TopicLink, ...]
     abstract_html: Markup
     abstract_text: str
     summary: str
@@ -119,8 +129,8 @@ def shorten(text: str, limit: int = 280) -> str:
 
 
 def paper_views(site: Site) -> dict[str, PaperView]:
-    refs = topic_refs(site)
-    return {paper.id: paper_view(paper, refs, site.author_slugs) for paper in site.papers}
+    links = topic_links(site)
+    return {paper.id: paper_view(paper, links, site.author_slugs) for paper in site.papers}
 
 
 def topic_refs(site: Site) -> dict[str, TopicRef]:
@@ -130,6 +140,10 @@ def topic_refs(site: Site) -> dict[str, TopicRef]:
         )
         for topic in site.topics
     }
+
+
+def topic_links(site: Site) -> dict[str, TopicLink]:
+    return {topic.slug: TopicLink(topic.slug, topic.name, urls.topic(topic.slug)) for topic in site.topics}
 
 
 def author_refs(site: Site) -> list[AuthorRef]:
@@ -148,7 +162,7 @@ def author_views(authors: Iterable[Author], author_slugs: Mapping[str, str]) -> 
 
 
 def paper_view(
-    paper: Paper, topic_refs: dict[str, TopicRef], author_slugs: Mapping[str, str] = MappingProxyType({})
+    paper: Paper, topic_links: dict[str, TopicLink], author_slugs: Mapping[str, str] = MappingProxyType({})
 ) -> PaperView:
     return PaperView(
         id=paper.id,
@@ -156,7 +170,7 @@ def paper_view(
         title=paper.title,
         authors=author_views(paper.authors, author_slugs),
         date=paper.date,
-        topics=tuple(topic_refs[slug] for slug in paper.topics),
+        topics=tuple(topic_links[slug] for slug in paper.topics),
         # The abstract was rendered by markup.AbstractRenderer, which escapes all user text.
         abstract_html=Markup(paper.abstract_html),
         abstract_text=paper.abstract_text,
