@@ -85,9 +85,27 @@ class BuildReport:
     """Pages not rendered: the cache had their inputs' hash, and the last output their bytes."""
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedSite:
+    """A validated site, before its pages are planned."""
+
+    config: SiteConfig
+    site: Site
+    selection: Selection
+    warnings: tuple[Problem, ...]
+    template_dirs: tuple[Path, ...]
+    static: dict[str, Path]
+    papers_parsed: int
+
+
 def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None = None) -> Plan:
     """Load, validate, select, index and plan; raises ``InputError`` listing every problem."""
     watch = stopwatch or Stopwatch()
+    return plan_output(index_content(site_dir, options, watch), watch)
+
+
+def index_content(site_dir: Path, options: BuildOptions, watch: Stopwatch) -> IndexedSite:
+    """Load, validate, select and index; raises ``InputError`` listing every problem."""
     overrides: Mapping[str, Any] = {"base_url": options.base_url} if options.base_url else {}
     config = load_config(site_dir, overrides)
     theme_dir = find_theme(site_dir, config.theme)
@@ -111,21 +129,34 @@ def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None
     )
     with watch.stage("index"):
         site = index_site(config, selection.papers)
-    with watch.stage("plan"):
-        pages = plan_pages(site)
-        pages += plan_sitemaps(pages)
-        pages.append(plan_robots())
-        feeds = plan_feeds(site, config.feed_size)
-    return Plan(
+    return IndexedSite(
         config=config,
         site=site,
         selection=selection,
-        pages=pages,
-        feeds=feeds,
         warnings=warnings,
         template_dirs=template_dirs(site_dir, theme_dir),
         static=static_files([theme_dir / "static", site_dir / "static"]),
         papers_parsed=loaded.parsed,
+    )
+
+
+def plan_output(indexed: IndexedSite, watch: Stopwatch) -> Plan:
+    """Every page and feed of an indexed site."""
+    with watch.stage("plan"):
+        pages = plan_pages(indexed.site)
+        pages += plan_sitemaps(pages)
+        pages.append(plan_robots())
+        feeds = plan_feeds(indexed.site, indexed.config.feed_size)
+    return Plan(
+        config=indexed.config,
+        site=indexed.site,
+        selection=indexed.selection,
+        pages=pages,
+        feeds=feeds,
+        warnings=indexed.warnings,
+        template_dirs=indexed.template_dirs,
+        static=indexed.static,
+        papers_parsed=indexed.papers_parsed,
     )
 
 
@@ -139,18 +170,21 @@ def build(
     """Build the site in ``site_dir``: plan every page, render it, write the lot atomically.
     ``progress`` is told how many files are done, as each one is."""
     watch = Stopwatch()
-    plan = plan_site(site_dir, options, watch)
+    indexed = index_content(site_dir, options, watch)
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
     check_output_folder(site_dir, output_dir)
-    env = make_environment(plan.config, plan.template_dirs)
     cache_dir = cache_folder(site_dir, options)
     fork = options.jobs != 1
-    page_cache = (
-        PageCache(cache_dir, output_dir, site_fingerprint(plan.template_dirs, site_values(env)))
-        if cache_dir is not None
-        else None
-    )
-    with in_background(render_search, plan.site, cache_dir, fork, fork=fork) as search:
+    # Forked before planning: the second process needs only the papers, and it then holds (and
+    # counts in its memory) neither the views nor the pages.
+    with in_background(render_search, indexed.site, cache_dir, fork, fork=fork) as search:
+        plan = plan_output(indexed, watch)
+        env = make_environment(plan.config, plan.template_dirs)
+        page_cache = (
+            PageCache(cache_dir, output_dir, site_fingerprint(plan.template_dirs, site_values(env)))
+            if cache_dir is not None
+            else None
+        )
         outputs: Iterator[Output] = itertools.chain(
             watch.timed("render pages", render_pages, plan.pages, env, page_cache),
             watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),

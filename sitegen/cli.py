@@ -279,11 +279,12 @@ def run(args: argparse.Namespace) -> int:
         for stage, stage_seconds in report.seconds.items():
             print(f"  {stage:14s} {stage_seconds:7.2f} s")
         plan = report.plan
-        print(
-            f"  parsed {plan.papers_parsed:,} abstract files and rendered"
-            f" {len(plan.pages) - report.pages_reused:,} of {len(plan.pages):,} pages; the rest came"
-            " from the cache"
-        )
+        if options.cache:
+            print(
+                f"  parsed {plan.papers_parsed:,} abstract files and rendered"
+                f" {len(plan.pages) - report.pages_reused:,} of {len(plan.pages):,} pages; the rest came"
+                " from the cache"
+            )
     return 0
 
 

@@ -33,7 +33,7 @@ class PaperCache:
     def __init__(self, folder: Path) -> None:
         self._path = folder / CACHE_FILE
         self._header = json.dumps({"format": FORMAT, "code": code_fingerprint().hex()}) + "\n"
-        self._added: dict[str, str] = {}
+        self._added: dict[str, Entry] = {}
         self._stored: set[str] = set()
 
     def key(self, shown: Path, data: bytes) -> str:
@@ -62,7 +62,7 @@ class PaperCache:
         return found
 
     def add(self, key: str, entry: Entry) -> None:
-        self._added[key] = json.dumps(encode(*entry), separators=(",", ":"))
+        self._added[key] = entry  # encoded as it is saved, one at a time
 
     def save(self, keys: Iterable[str]) -> None:
         current = set(keys)
@@ -82,8 +82,9 @@ class PaperCache:
                                 kept.add(key)
             except OSError:
                 pass
-            for key, text in self._added.items():
+            for key, entry in self._added.items():
                 if key in current:
+                    text = json.dumps(encode(*entry), separators=(",", ":"))
                     out.write(f"{key} {text}\n".encode())
 
         write_atomically(self._path, write)
