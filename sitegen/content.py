@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import yaml
+from markupsafe import Markup
 
 from .config import TOPIC_SLUG, did_you_mean
 from .errors import Problem, error, warning
@@ -78,8 +79,9 @@ class Paper:
     """Topic slugs, in the order the file gives them."""
     abstract: str
     """The abstract's Markdown source."""
-    abstract_html: str
-    """The abstract rendered to safe HTML, math as MathML."""
+    abstract_html: Markup
+    """The abstract rendered to safe HTML, math as MathML: ``Markup``, so that the views templates
+    see share this string rather than each holding a copy."""
     abstract_text: str
     """The abstract as plain text (math as LaTeX), for metadata and feeds."""
     abstract_words: str
@@ -434,9 +436,10 @@ def parse_paper(text: str, path: Path, renderer: AbstractRenderer) -> tuple[Pape
         date=values["date"],
         topics=values.get("topics", ()),
         abstract=front.body,
-        abstract_html=rendered.html,
+        abstract_html=Markup(rendered.html),
         abstract_text=rendered.text,
-        abstract_words=rendered.words,
+        # Without math the two plain texts are equal: one string then serves as both.
+        abstract_words=rendered.text if rendered.words == rendered.text else rendered.words,
         links=links,
         source=path,
         body_line=front.body_line,

@@ -176,7 +176,8 @@ def feed_item(
     links = " · ".join(
         f'<a href="{escape(url)}">{escape(LINK_LABELS.get(kind, kind))}</a>' for kind, url in paper.links
     )
-    html = paper.abstract_html + (f"<p>{links}</p>\n" if links else "")
+    # Joined as plain text: ``Markup + str`` would escape the links' tags.
+    html = "".join((paper.abstract_html, f"<p>{links}</p>\n" if links else ""))
     published = _midnight(paper.date, zone)
     updated = max(published, _midnight(paper.updated, zone)) if paper.updated else published
     return FeedItem(

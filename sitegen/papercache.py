@@ -16,6 +16,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from markupsafe import Markup
+
 from .cachefiles import code_fingerprint, write_atomically
 from .content import Author, Entry, Paper
 from .errors import Problem, Severity
@@ -144,7 +146,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "date": _date,
     "topics": _texts,
     "abstract": _text,
-    "abstract_html": _text,
+    "abstract_html": lambda value: Markup(_text(value)),
     "abstract_text": _text,
     "abstract_words": _text,
     "links": _links,
@@ -191,7 +193,10 @@ def decode(record: Any) -> Entry:
     values, warnings = record
     if len(values) != len(_FIELDS):
         raise ValueError("another number of fields")
-    paper = Paper(**{name: _READERS[name](value) for name, value in zip(_FIELDS, values, strict=True)})
+    fields = {name: _READERS[name](value) for name, value in zip(_FIELDS, values, strict=True)}
+    if fields["abstract_words"] == fields["abstract_text"]:
+        fields["abstract_words"] = fields["abstract_text"]  # one string, as when parsed
+    paper = Paper(**fields)
     problems = tuple(
         Problem(Path(_text(path)), _optional(_number)(line), _text(message), Severity.WARNING)
         for path, line, message in warnings

@@ -345,12 +345,10 @@ def chunked_index(
     del weights
     number_text = _NumberText(max(int(by_weight.max(initial=0)), len(vocabulary), int(sizes.max(initial=0))))
 
-    def common_files(numbers: list[int]) -> list[Output]:
-        return [
-            output
-            for batch in _batches(numbers, sizes, rows=1 << 20)
-            for output in _common_terms(batch, starts, by_weight, by_paper, papers, layout, number_text)
-        ]
+    def common_files(numbers: list[int]) -> Iterator[Output]:
+        # A batch at a time, never all: they are most of the index.
+        for batch in _batches(numbers, sizes, rows=1 << 18):
+            yield from _common_terms(batch, starts, by_weight, by_paper, papers, layout, number_text)
 
     # The common terms' files are most of the work; with many, the other core makes most of them
     # while this one makes the rest of the index.

@@ -172,7 +172,9 @@ def paper_view(
         date=paper.date,
         topics=tuple(topic_links[slug] for slug in paper.topics),
         # The abstract was rendered by markup.AbstractRenderer, which escapes all user text.
-        abstract_html=Markup(paper.abstract_html),
+        abstract_html=paper.abstract_html
+        if type(paper.abstract_html) is Markup
+        else Markup(paper.abstract_html),
         abstract_text=paper.abstract_text,
         summary=paper.tldr or shorten(paper.abstract_words),
         preview=shorten(paper.abstract_words, 220),
