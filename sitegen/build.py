@@ -19,10 +19,18 @@ from .errors import InputError, OutputError, Problem
 from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pagecache import PageCache, site_fingerprint
-from .pages import Page, plan_pages, plan_robots, plan_sitemaps
+from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps
 from .papercache import PaperCache
 from .parallel import in_background
-from .render import copy_static, make_environment, render_pages, site_values, static_files
+from .render import (
+    copy_static,
+    make_environment,
+    received,
+    render_pages,
+    render_pages_elsewhere,
+    site_values,
+    static_files,
+)
 from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
 from .stopwatch import Stopwatch
@@ -185,20 +193,25 @@ def build(
             if cache_dir is not None
             else None
         )
-        outputs: Iterator[Output] = itertools.chain(
-            watch.timed("render pages", render_pages, plan.pages, env, page_cache),
-            watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
-            # Built beside the pages when forked: this stage is then only the wait for it.
-            watch.timed("search index", search.result),
-            watch.timed("citations", render_citations, plan.site),
-            watch.timed("data export", render_data, plan.site),
-            watch.timed("static files", copy_static, plan.static),
-            [GITHUB_PAGES_MARKER],
-        )
-        if progress is not None:
-            outputs = _counted(outputs, progress)
-        with watch.stage("write"):
-            written = write_site(outputs, output_dir)
+        # Papers' pages show no cards, so the cards rendered for lists are not needed beside them.
+        paper_pages = [page for page in plan.pages if isinstance(page.context, PaperContext)]
+        other_pages = [page for page in plan.pages if not isinstance(page.context, PaperContext)]
+        with in_background(render_pages_elsewhere, paper_pages, env, page_cache, fork=fork) as papers:
+            outputs: Iterator[Output] = itertools.chain(
+                watch.timed("render pages", render_pages, other_pages, env, page_cache),
+                # Rendered beside the other pages when forked: these stages are then only the wait.
+                watch.timed("paper pages", lambda: received(papers.result(), page_cache)),
+                watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
+                watch.timed("search index", search.result),
+                watch.timed("citations", render_citations, plan.site),
+                watch.timed("data export", render_data, plan.site),
+                watch.timed("static files", copy_static, plan.static),
+                [GITHUB_PAGES_MARKER],
+            )
+            if progress is not None:
+                outputs = _counted(outputs, progress)
+            with watch.stage("write"):
+                written = write_site(outputs, output_dir)
     if page_cache is None:
         return BuildReport(plan, written, output_dir, watch.seconds)
     page_cache.save()

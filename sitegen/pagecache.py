@@ -20,6 +20,7 @@ import operator
 import os
 import pickle
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
@@ -92,7 +93,7 @@ class PageKeys:
     def __call__(self, page: pages.Page) -> bytes | None:
         try:
             return self._hash(page, self._outer)
-        except (pickle.PicklingError, TypeError, AttributeError, ValueError):
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
             return None
 
     def _hash(self, value: object, table: dict[Any, Any]) -> bytes:
@@ -114,6 +115,14 @@ def _by_fields(kind: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     if len(names) == 1:
         return lambda record: (kind, (values(record),))
     return lambda record: (kind, values(record))
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecords:
+    pages: dict[str, tuple[str, str]]
+    """Output path → the key its page was rendered from and the hash of its bytes."""
+    reused: int
+    """How many of them came from the last output."""
 
 
 class PageCache:
@@ -152,6 +161,17 @@ class PageCache:
     def rendered(self, path: str, key: bytes | None, data: bytes) -> None:
         if key is not None:
             self._current[path] = (key.hex(), _digest(data))
+
+    def learnt(self) -> PageRecords:
+        """What this cache learnt since it was made (or last asked), let go of here: a second
+        process's cache hands it to the parent's with ``take``."""
+        records = PageRecords(self._current, self.reused)
+        self._current, self.reused = {}, 0
+        return records
+
+    def take(self, records: PageRecords) -> None:
+        self._current.update(records.pages)
+        self.reused += records.reused
 
     def save(self) -> None:
         """After the output was written: what it holds now."""

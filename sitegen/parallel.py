@@ -1,10 +1,10 @@
 """Work a build can do on the second core: a function of the planned site, run in a forked child
 while the parent renders pages, its outputs handed back through a temporary file.
 
-The search index needs nothing the page renderer makes, and takes about as long, so running the
-two side by side shortens a cold build by the shorter of them. The child computes exactly what
-the parent would have (the same function of the same data), so the site is byte-identical to a
-one-process build; where forking is unavailable, refused or unsafe, the work is done in-process.
+The search index needs nothing the page renderer makes, and the papers' own pages need none of
+the cards the list pages share, so each is made beside the list pages. The child computes exactly
+what the parent would have (the same function of the same data), so the site is byte-identical to
+a one-process build; where forking is unavailable, refused or unsafe, the work is done in-process.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 
 from .writer import Output
 
-Work = Callable[..., Iterable[Output]]
+Work = Callable[..., Iterable[Any]]
+"""A function whose results are picklable items: ``Output``s, and whatever else its caller reads."""
 _STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _PR_SET_PDEATHSIG = 1
 
@@ -80,9 +81,11 @@ class Background:
             null = os.open(os.devnull, os.O_RDWR)
             for descriptor in (0, 1, 2):
                 os.dup2(null, descriptor)
-            # One record per output, so that the parent can take them one at a time.
-            for output in self._function(*self._args):
-                pickle.dump((output.path, output.data, output.source), result_file, pickle.HIGHEST_PROTOCOL)
+            # One record per item, so that the parent can take them one at a time.
+            for item in self._function(*self._args):
+                # An output as its three fields (quicker than a dataclass), anything else alone.
+                record = (item.path, item.data, item.source) if type(item) is Output else (item,)
+                pickle.dump(record, result_file, pickle.HIGHEST_PROTOCOL)
             result_file.flush()
             status = 0
         finally:
@@ -92,8 +95,8 @@ class Background:
     def forked(self) -> bool:
         return self._pid != 0
 
-    def result(self) -> Iterator[Output]:
-        """The outputs, once the child is done: read from its file one at a time as they are
+    def result(self) -> Iterator[Any]:
+        """The items, once the child is done: read from its file one at a time as they are
         taken, so that the parent never holds them all (the search index is 500 MB at 100,000
         papers)."""
         if not self._pid:
@@ -127,17 +130,17 @@ class Background:
             result_file.close()
 
 
-def _read_outputs(result_file: Any) -> Iterator[Output]:
-    """The child's outputs, record by record; the file is closed when they are all taken (or the
+def _read_outputs(result_file: Any) -> Iterator[Any]:
+    """The child's items, record by record; the file is closed when they are all taken (or the
     reader stops)."""
     try:
         while True:
             try:
                 # Our own child's bytes, in our own file: trusted.
-                path, data, source = pickle.load(result_file)
+                record = pickle.load(result_file)
             except EOFError:
                 return
-            yield Output(path, data, source)
+            yield Output(*record) if len(record) == 3 else record[0]
     finally:
         result_file.close()
 

@@ -24,7 +24,7 @@ from .views import PaperView, script_safe_json
 from .writer import Output
 
 if TYPE_CHECKING:
-    from .pagecache import PageCache
+    from .pagecache import PageCache, PageRecords
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +166,24 @@ def render_pages(
         card = env.globals.get("card")
         if isinstance(card, CardRenderer):
             card.forget()
+
+
+def render_pages_elsewhere(
+    pages: Iterable[Page], env: jinja2.Environment, cache: PageCache | None = None
+) -> Iterator[Output | PageRecords]:
+    """``render_pages`` for a second process: its outputs, then what its copy of the cache learnt,
+    for ``received`` to give the parent's."""
+    yield from render_pages(pages, env, cache)
+    if cache is not None:
+        yield cache.learnt()
+
+
+def received(items: Iterable[Output | PageRecords], cache: PageCache | None) -> Iterator[Output]:
+    for item in items:
+        if isinstance(item, Output):
+            yield item
+        elif cache is not None:
+            cache.take(item)
 
 
 def template_problem(exc: Exception, name: str, env: jinja2.Environment) -> InputError:

@@ -1,7 +1,9 @@
-"""The search index built on a second core: the same bytes as one process, and no stray child."""
+"""The search index and the papers' pages made on a second core: the same bytes as one process,
+and no stray child."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -21,14 +23,27 @@ def python(code: str) -> str:
     return result.stdout
 
 
+def sitegen_build(*arguments: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "sitegen", "build", *arguments], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_two_cores_and_one_process_build_the_same_bytes(tmp_path: Path) -> None:
-    for jobs in (1, 2):
-        result = subprocess.run(
-            [sys.executable, "-m", "sitegen", "build", str(REPO), "-o", str(tmp_path / f"out{jobs}"), "-j", str(jobs)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
+    for jobs in ("1", "2"):
+        sitegen_build(str(REPO), "-o", str(tmp_path / f"out{jobs}"), "-j", jobs, "--no-cache")
     assert snapshot(tmp_path / "out1") == snapshot(tmp_path / "out2")
+
+
+def test_what_the_second_process_rendered_is_in_the_page_cache(tmp_path: Path) -> None:
+    build = [str(REPO), "-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), "-j", "2"]
+    first = sitegen_build(*build, "--profile").splitlines()[-1]
+    again = sitegen_build(*build, "--profile").splitlines()[-1]
+    pages = re.fullmatch(r"  parsed \d+ abstract files and rendered (\d+) of \1 pages; .*", first)
+    assert pages is not None, first
+    assert again.startswith(f"  parsed 0 abstract files and rendered 0 of {pages[1]} pages"), again
 
 
 def test_the_work_runs_in_a_child_and_comes_back_whole() -> None:
