@@ -22,6 +22,7 @@ from .pagecache import PageCache, site_fingerprint
 from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps
 from .papercache import PaperCache
 from .parallel import in_background
+from .related import RememberedRelated, related_papers
 from .render import (
     copy_static,
     make_environment,
@@ -136,7 +137,8 @@ def index_content(site_dir: Path, options: BuildOptions, watch: Stopwatch) -> In
         papers, include_drafts=options.drafts, include_future=options.future, today=today
     )
     with watch.stage("index"):
-        site = index_site(config, selection.papers)
+        find_related = RememberedRelated(cache_dir) if cache_dir is not None else related_papers
+        site = index_site(config, selection.papers, find_related)
     return IndexedSite(
         config=config,
         site=site,

@@ -44,7 +44,7 @@ def code_fingerprint() -> bytes:
     return digest.digest()
 
 
-def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> bool:
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> bool:
     """Write ``path`` through a temporary file renamed into place, so that a build killed
     mid-way leaves the previous file; False (and no file) when the folder cannot be written."""
     temporary = None

@@ -10,16 +10,20 @@ common to half the archive is not related at all.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from operator import mul
+from pathlib import Path
 from types import MappingProxyType
 
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
+from .cachefiles import code_fingerprint, write_atomically
 from .content import Paper
 
 RELATED_LIMIT = 5
@@ -101,3 +105,56 @@ def related_papers(papers: Sequence[Paper], limit: int = RELATED_LIMIT) -> Mappi
         best = heapq.nlargest(limit, zip(scores.values(), scores.keys(), strict=True))
         related[papers[number].id] = tuple(papers[-other] for score, other in best if score >= MIN_SCORE)
     return MappingProxyType(related)
+
+
+RELATED_FILE = "related.json"
+RELATED_FORMAT = "sitegen-related-1"
+
+
+class RememberedRelated:
+    """``related_papers``, remembered in the cache folder for the papers it was last asked about:
+    a build whose papers' ids, titles and texts are all as before (a template, the configuration
+    or a date changed) takes the lists from ``related.json`` instead of computing them again. Any
+    change to any of them computes everything: one paper's words change every other's weights."""
+
+    def __init__(self, folder: Path) -> None:
+        self._path = folder / RELATED_FILE
+
+    def __call__(self, papers: Sequence[Paper]) -> Mapping[str, tuple[Paper, ...]]:
+        key = _related_key(papers)
+        remembered = self._load(key, len(papers))
+        if remembered is not None:
+            return MappingProxyType(
+                {
+                    paper.id: tuple(papers[other] for other in others)
+                    for paper, others in zip(papers, remembered, strict=True)
+                }
+            )
+        related = related_papers(papers)
+        number = {paper.id: index for index, paper in enumerate(papers)}
+        lists = [[number[other.id] for other in related[paper.id]] for paper in papers]
+        data = json.dumps({"format": RELATED_FORMAT, "key": key, "related": lists}, separators=(",", ":"))
+        write_atomically(self._path, lambda file: file.write(data.encode()))
+        return related
+
+    def _load(self, key: str, count: int) -> list[list[int]] | None:
+        try:
+            data = json.loads(self._path.read_bytes())
+            if data["format"] != RELATED_FORMAT or data["key"] != key:
+                return None
+            lists: list[list[int]] = data["related"]
+            if len(lists) != count or not all(
+                type(other) is int and 0 <= other < count for others in lists for other in others
+            ):
+                return None
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        return lists
+
+
+def _related_key(papers: Sequence[Paper]) -> str:
+    """Everything ``related_papers`` reads: each paper's id, title and text, in order."""
+    digest = hashlib.sha256(code_fingerprint())
+    for paper in papers:
+        digest.update(f"{paper.id}\0{paper.title}\0{paper.abstract_words}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

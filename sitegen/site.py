@@ -7,7 +7,7 @@ Pure functions of the papers and the config; nothing here reads files or renders
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
@@ -103,8 +103,14 @@ def humanize_slug(slug: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def index_site(config: SiteConfig, papers: Iterable[Paper]) -> Site:
-    """Group papers by day, month, year and topic, in the orders pages show them."""
+RelatedFinder = Callable[[Sequence[Paper]], Mapping[str, tuple[Paper, ...]]]
+
+
+def index_site(
+    config: SiteConfig, papers: Iterable[Paper], find_related: RelatedFinder = related_papers
+) -> Site:
+    """Group papers by day, month, year and topic, in the orders pages show them; ``find_related``
+    is ``related_papers`` or one that remembers its results (``RememberedRelated``)."""
     ordered = sorted(papers, key=listing_order)
     ordered.sort(key=lambda paper: paper.date, reverse=True)  # stable: keeps listing order per day
 
@@ -141,7 +147,7 @@ def index_site(config: SiteConfig, papers: Iterable[Paper]) -> Site:
         years=_frozen(years),
         authors=authors,
         author_slugs=author_slugs,
-        related=related_papers(ordered),
+        related=find_related(ordered),
     )
 
 

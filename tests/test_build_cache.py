@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from sitegen.papercache import decode, encode
 
 from .conftest import SiteFactory, paper_text
 from .helpers import snapshot
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_a_paper_keeps_every_field_through_the_cache() -> None:
@@ -178,3 +181,32 @@ def test_a_cache_copied_with_its_output_is_used(three_papers: Path, tmp_path: Pa
     shutil.move(copy, three_papers)
     again = build_in(three_papers, out)
     assert again.plan.papers_parsed == 0 and again.pages_reused == len(first.plan.pages)
+
+
+def test_related_papers_are_remembered_until_any_paper_text_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitegen import related
+
+    papers = list(plan_site(REPO, BuildOptions(cache=False)).site.papers)
+    computed: list[int] = []
+    real = related.related_papers
+
+    def counted(given):  # type: ignore[no-untyped-def]
+        computed.append(len(given))
+        return real(given)
+
+    monkeypatch.setattr(related, "related_papers", counted)
+    remembered = related.RememberedRelated(tmp_path)
+    assert dict(remembered(papers)) == dict(real(papers))
+    assert dict(remembered(papers)) == dict(real(papers)) and len(computed) == 1
+    changed = [*papers[:-1], replace(papers[-1], abstract_words=papers[-1].abstract_words + " attention")]
+    assert dict(remembered(changed)) == dict(real(changed)) and len(computed) == 2
+    (tmp_path / related.RELATED_FILE).write_text(
+        '{"format":"sitegen-related-1","key":"x","related":[[99999]]}'
+    )
+    assert dict(remembered(changed)) == dict(real(changed)) and len(computed) == 3
+    key = json.loads((tmp_path / related.RELATED_FILE).read_text())["key"]
+    damaged = {"format": "sitegen-related-1", "key": key, "related": [[len(papers)]] * len(papers)}
+    (tmp_path / related.RELATED_FILE).write_text(json.dumps(damaged))  # a paper number out of range
+    assert dict(remembered(changed)) == dict(real(changed)) and len(computed) == 4
