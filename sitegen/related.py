@@ -21,6 +21,8 @@ from operator import mul
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
+import numpy.typing as npt
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from .cachefiles import code_fingerprint, write_atomically
@@ -94,17 +96,80 @@ def related_papers(papers: Sequence[Paper], limit: int = RELATED_LIMIT) -> Mappi
         if len(posting) > POSTINGS_LIMIT:
             postings[term] = heapq.nlargest(POSTINGS_LIMIT, posting)
 
-    related: dict[str, tuple[Paper, ...]] = {}
-    for number, signature in enumerate(signatures):
-        scores: dict[int, float] = {}
-        score_of = scores.get
-        for weight, term in signature:
-            for other_weight, other in postings[term]:
-                scores[other] = score_of(other, 0.0) + weight * other_weight
-        scores.pop(-number, None)
-        best = heapq.nlargest(limit, zip(scores.values(), scores.keys(), strict=True))
-        related[papers[number].id] = tuple(papers[-other] for score, other in best if score >= MIN_SCORE)
-    return MappingProxyType(related)
+    best = _best_matches(signatures, postings, limit)
+    return MappingProxyType(
+        {paper.id: tuple(papers[other] for other in best[number]) for number, paper in enumerate(papers)}
+    )
+
+
+def _best_matches(
+    signatures: list[list[tuple[float, str]]], postings: dict[str, list[tuple[float, int]]], limit: int
+) -> list[list[int]]:
+    """For each paper, the numbers of the ``limit`` papers scoring highest against it (at least
+    ``MIN_SCORE``; ties to the earlier paper). A paper's score against another is the sum, over the
+    terms of its signature in signature order, of its weight times the other's in the term's
+    postings: added in that order, as floats, so that the scores are the same to the bit on every
+    machine. Made with numpy, some thousands of papers at a time: at 100,000 papers the pairs do
+    not fit in memory at once, and as Python objects they took 30 s."""
+    number_of_term = {term: number for number, term in enumerate(postings)}
+    sizes = np.array([len(posting) for posting in postings.values()], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    posted = [entry for posting in postings.values() for entry in posting]
+    posted_weight = np.array([weight for weight, _ in posted], dtype=np.float64)
+    posted_paper = np.array([-other for _, other in posted], dtype=np.int64)
+    lengths = np.array([len(signature) for signature in signatures], dtype=np.int64)
+    entry_paper = np.repeat(np.arange(len(signatures), dtype=np.int64), lengths)
+    entry_term = np.array(
+        [number_of_term[term] for signature in signatures for _, term in signature], dtype=np.int64
+    )
+    entry_weight = np.array([weight for signature in signatures for weight, _ in signature], dtype=np.float64)
+    entry_starts = np.concatenate([[0], np.cumsum(lengths)])
+
+    best: list[list[int]] = [[] for _ in signatures]
+    count = len(signatures)
+    for first in range(0, count, _PAPERS_AT_ONCE):
+        low, high = int(entry_starts[first]), int(entry_starts[min(count, first + _PAPERS_AT_ONCE)])
+        terms = entry_term[low:high]
+        pairs = sizes[terms]
+        # One row per (paper, signature term, paper in that term's postings), in signature order.
+        entry = np.repeat(np.arange(low, high), pairs)
+        posting = np.repeat(starts[terms], pairs) + (
+            np.arange(int(pairs.sum())) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+        )
+        mine, theirs = entry_paper[entry], posted_paper[posting]
+        score = entry_weight[entry] * posted_weight[posting]
+        keep = mine != theirs
+        mine, theirs, score = mine[keep], theirs[keep], score[keep]
+        order = np.argsort(mine * count + theirs, kind="stable")  # stable: signature order kept
+        mine, theirs, score = mine[order], theirs[order], score[order]
+        new_pair = np.ones(len(mine), dtype=bool)
+        new_pair[1:] = (mine[1:] != mine[:-1]) | (theirs[1:] != theirs[:-1])
+        pair_starts = np.flatnonzero(new_pair)
+        pair_sizes = np.diff(np.append(pair_starts, len(mine)))
+        total = score[pair_starts].copy()
+        for term_number in range(1, int(pair_sizes.max(initial=1))):
+            more = pair_sizes > term_number
+            total[more] += score[pair_starts[more] + term_number]
+        mine, theirs = mine[pair_starts], theirs[pair_starts]
+        strong = total >= MIN_SCORE
+        mine, theirs, total = mine[strong], theirs[strong], total[strong]
+        ranked = np.lexsort((theirs, -total, mine))
+        mine, theirs = mine[ranked], theirs[ranked]
+        rank = np.arange(len(mine)) - np.repeat(*_run_starts(mine))
+        for paper, other in zip(mine[rank < limit].tolist(), theirs[rank < limit].tolist(), strict=True):
+            best[paper].append(other)
+    return best
+
+
+_PAPERS_AT_ONCE = 4096
+
+
+def _run_starts(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For sorted ``values``: where each run of equal values starts, and how long it is."""
+    new_run = np.ones(len(values), dtype=bool)
+    new_run[1:] = values[1:] != values[:-1]
+    run_starts = np.flatnonzero(new_run)
+    return run_starts, np.diff(np.append(run_starts, len(values)))
 
 
 RELATED_FILE = "related.json"

@@ -383,3 +383,39 @@ def test_cards_are_kept_while_pages_render_and_let_go_after(make_site: SiteFacto
         kept.append(len(cards))
     assert max(kept) >= 2  # both papers' cards, reused across the lists
     assert len(cards) == 0
+
+
+def test_related_scores_are_summed_and_ranked_exactly_as_a_plain_loop_would() -> None:
+    """``_best_matches`` (numpy, in batches) against the definition: per paper, the sum over its
+    signature's terms, in order, of weight times weight; best first, ties to the earlier paper."""
+    import random
+
+    from sitegen import related
+
+    rng = random.Random(7)
+    terms = [f"t{n}" for n in range(40)]
+    weights = [0.1, 0.2, 0.3, 0.25, 0.05]  # few values: many equal scores
+    signatures = [
+        [(rng.choice(weights), term) for term in rng.sample(terms, rng.randint(0, 6))] for _ in range(300)
+    ]
+    postings: dict[str, list[tuple[float, int]]] = {}
+    for number, signature in enumerate(signatures):
+        for weight, term in signature:
+            postings.setdefault(term, []).append((weight, -number))
+
+    expected = []
+    for number, signature in enumerate(signatures):
+        scores: dict[int, float] = {}
+        for weight, term in signature:
+            for other_weight, other in postings[term]:
+                scores[other] = scores.get(other, 0.0) + weight * other_weight
+        scores.pop(-number, None)
+        best = sorted(((score, other) for other, score in scores.items()), reverse=True)[:RELATED_LIMIT]
+        expected.append([-other for score, other in best if score >= related.MIN_SCORE])
+    old_batch = related._PAPERS_AT_ONCE
+    try:
+        related._PAPERS_AT_ONCE = 64  # several batches
+        assert related._best_matches(signatures, postings, RELATED_LIMIT) == expected
+    finally:
+        related._PAPERS_AT_ONCE = old_batch
+    assert any(len(found) == RELATED_LIMIT for found in expected)
