@@ -31,6 +31,7 @@ from .render import (
     render_pages_elsewhere,
     site_values,
     static_files,
+    template_sources,
 )
 from .search import SEARCH_PATHS, render_search
 from .site import Selection, Site, index_site, select_papers
@@ -191,7 +192,7 @@ def build(
         plan = plan_output(indexed, watch)
         env = make_environment(plan.config, plan.template_dirs)
         page_cache = (
-            PageCache(cache_dir, output_dir, site_fingerprint(plan.template_dirs, site_values(env)))
+            PageCache(cache_dir, output_dir, site_fingerprint(template_sources(env), site_values(env)))
             if cache_dir is not None
             else None
         )

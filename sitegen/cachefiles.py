@@ -22,8 +22,17 @@ from typing import BinaryIO
 
 ABANDONED_AFTER_SECONDS = 3600
 
-LIBRARIES = ("jinja2", "markupsafe", "markdown-it-py", "mdit-py-plugins", "latex2mathml", "pyyaml")
-"""What turns an abstract file into a page besides sitegen's own code."""
+LIBRARIES = (
+    "jinja2",
+    "markupsafe",
+    "markdown-it-py",
+    "mdit-py-plugins",
+    "latex2mathml",
+    "pyyaml",
+    "numpy",
+    "lunr",
+)
+"""What turns an abstract file into a page (and related papers) besides sitegen's own code."""
 
 
 @functools.cache

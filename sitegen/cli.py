@@ -280,8 +280,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {stage:14s} {stage_seconds:7.2f} s")
         plan = report.plan
         if options.cache:
+            files = "file" if plan.papers_parsed == 1 else "files"
             print(
-                f"  parsed {plan.papers_parsed:,} abstract files and rendered"
+                f"  parsed {plan.papers_parsed:,} abstract {files} and rendered"
                 f" {len(plan.pages) - report.pages_reused:,} of {len(plan.pages):,} pages; the rest came"
                 " from the cache"
             )

@@ -142,6 +142,9 @@ def _text(value: Any) -> str:
     text = " ".join(str(value).split())
     if not text:
         raise ValueError("must not be empty")
+    control = CONTROL_CHARACTER.search(text)
+    if control:  # written as a YAML escape such as "\0", which the check of the raw file cannot see
+        raise ValueError(f"contains the control character U+{ord(control.group()):04X}; delete it")
     return text
 
 

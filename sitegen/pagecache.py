@@ -17,9 +17,8 @@ import hashlib
 import io
 import json
 import operator
-import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +26,8 @@ from typing import Any, BinaryIO
 
 from . import content, feeds, pages, render, views
 from .cachefiles import code_fingerprint, write_atomically
-from .writer import safe_relative_path
+from .errors import OutputError
+from .writer import read_regular_file, safe_relative_path
 
 CACHE_FILE = "pages.json"
 FORMAT = "sitegen-pages-1"
@@ -40,16 +40,13 @@ _SHARED = (views.PaperView, content.Paper)
 """Records that many pages show: each is hashed once, and pages' keys hold that hash."""
 
 
-def site_fingerprint(template_dirs: Sequence[Path], site_values: object) -> bytes:
-    """What every page depends on: the code, every template file, and the site-wide values."""
+def site_fingerprint(templates: Mapping[str, bytes], site_values: object) -> bytes:
+    """What every page depends on: the code, every template file (by name, as the build renders
+    it), and the site-wide values."""
     digest = hashlib.blake2b(code_fingerprint(), digest_size=16)
-    for number, folder in enumerate(template_dirs):
-        for root, dirs, names in sorted(os.walk(folder)):
-            dirs.sort()
-            for name in sorted(names):
-                file = Path(root, name)
-                shown = f"{number}/{file.relative_to(folder).as_posix()}"
-                digest.update(shown.encode("utf-8", "surrogateescape") + b"\0" + file.read_bytes() + b"\0")
+    for name in sorted(templates):
+        data = templates[name]
+        digest.update(f"{name}\0{len(data)}\0".encode("utf-8", "surrogateescape") + data)
     digest.update(pickled(site_values))
     return digest.digest()
 
@@ -146,11 +143,13 @@ class PageCache:
         if record is None or record[0] != key.hex() or self._previous_dir is None:
             return None
         try:
-            file = self._previous_dir / safe_relative_path(path)
-            with open(file, "rb", opener=_no_symlink) as handle:
-                data = handle.read()
-        except (OSError, ValueError):
+            data = read_regular_file(self._previous_dir / safe_relative_path(path), follow_links=False)
+        except OutputError:
             return None
+        if data is None:
+            return None
+        # Whatever the file is (even one reached through a linked folder), only bytes that hash
+        # to what was rendered for this key are used.
         digest = _digest(data)
         if digest != record[1]:
             return None
@@ -197,7 +196,7 @@ class PageCache:
                 for path, (key, digest) in records.items()
                 if isinstance(path, str) and isinstance(key, str) and isinstance(digest, str)
             }
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return
         # Only this output folder or one beside it (``sitegen serve``'s generations) is read.
         if folder.is_absolute() and folder.parent == self._output_dir.parent:
@@ -206,7 +205,3 @@ class PageCache:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
-
-
-def _no_symlink(path: str, flags: int) -> int:
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))

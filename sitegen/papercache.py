@@ -57,7 +57,7 @@ class PaperCache:
                     if key in wanted and key not in found and line[KEY_LENGTH : KEY_LENGTH + 1] == " ":
                         try:
                             found[key] = decode(json.loads(line[KEY_LENGTH + 1 :]))
-                        except (ValueError, TypeError, KeyError, IndexError):
+                        except (ValueError, TypeError, KeyError, IndexError, RecursionError):
                             continue  # damaged: that paper is parsed again
         except (OSError, UnicodeDecodeError):
             return {}

@@ -212,7 +212,7 @@ class RememberedRelated:
                 type(other) is int and 0 <= other < count for others in lists for other in others
             ):
                 return None
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
             return None
         return lists
 

@@ -6,8 +6,9 @@ Renderers never write; they hand their bytes to ``writer.write_site``.
 from __future__ import annotations
 
 import os
+import re
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from .errors import InputError, error, shown_path
 from .feeds import feed_links
 from .pages import Page, long_date
 from .views import PaperView, script_safe_json
-from .writer import Output
+from .writer import Output, read_regular_file
 
 if TYPE_CHECKING:
     from .pagecache import PageCache, PageRecords
@@ -59,6 +60,8 @@ class CardRenderer:
     def __init__(self, env: jinja2.Environment) -> None:
         self._env = env
         self._cards: dict[tuple[str, bool, str], tuple[bytes, bytes] | Markup] = {}
+        self._split: bool | None = None
+        """Whether cards can be kept without the abstract: decided from the templates, once."""
 
     def __call__(self, paper: Any, show_date: bool = False, heading: str = "h2") -> Markup:
         key = (paper.id, bool(show_date), heading)
@@ -72,7 +75,9 @@ class CardRenderer:
 
     def _render(self, paper: Any, show_date: bool, heading: str) -> tuple[bytes, bytes] | Markup:
         macros: Any = self._env.get_template(CARD_MACROS).module
-        if not isinstance(paper, PaperView):
+        if self._split is None:
+            self._split = shows_abstract_as_is(template_sources(self._env))
+        if not self._split or not isinstance(paper, PaperView):
             return Markup(macros.paper_card(paper, show_date, heading))
         html = str(macros.paper_card(replace(paper, abstract_html=_ABSTRACT_MARK), show_date, heading))
         before, mark, after = html.partition(_ABSTRACT_MARK)
@@ -90,13 +95,71 @@ class CardRenderer:
 
 
 _ABSTRACT_MARK = Markup("\0abstract\0")
-"""Where a card shows the abstract: NUL is never in a page (abstract files may not hold it)."""
+"""Where a card shows the abstract: NUL is never in a page (no field of an abstract file may
+hold a control character, escaped or not)."""
+_ABSTRACT_HTML = re.compile(r"\babstract_html\b")
+_ABSTRACT_HTML_AS_IS = re.compile(r"\{\{-?\s*paper\.abstract_html\s*-?\}\}")
+
+
+def shows_abstract_as_is(templates: dict[str, bytes]) -> bool:
+    """True when every template that names ``abstract_html`` only prints ``paper.abstract_html``
+    as it is: a card can then be kept without it and have it put back. A theme that filters it
+    (``|truncate``, ``|striptags``), tests it or gives it another name has whole cards kept."""
+    for data in templates.values():
+        text = data.decode("utf-8", "replace")
+        if len(_ABSTRACT_HTML.findall(text)) != len(_ABSTRACT_HTML_AS_IS.findall(text)):
+            return False
+    return True
+
+
+class TemplateFiles(jinja2.BaseLoader):
+    """Every file of the template folders, read once when the build starts; a name in an earlier
+    folder (the site's) hides the same name in a later one (the theme's). Pages render from these
+    bytes, the ones their cache keys hash: a template saved while a build runs takes effect in the
+    next build, whole, never half-way through this one. Symlinked folders are followed (each real
+    folder once), as Jinja's own loader follows them when it opens a file."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.searchpath = [str(folder) for folder in folders]
+        self.files: dict[str, tuple[bytes, str]] = {}
+        """Template name → its bytes and the file they were read from."""
+        for folder in folders:
+            for name, data, path in _files_under(folder):
+                self.files.setdefault(name, (data, path))
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        found = self.files.get("/".join(jinja2.loaders.split_template_path(template)))
+        if found is None:
+            raise jinja2.TemplateNotFound(template)
+        data, path = found
+        return data.decode("utf-8"), path, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.files)
+
+
+def _files_under(folder: Path) -> Iterator[tuple[str, bytes, str]]:
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            data = read_regular_file(path)
+            if data is not None:  # not a dangling link (an editor's lock file), a pipe, unreadable
+                yield Path(path).relative_to(folder).as_posix(), data, path
 
 
 def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja2.Environment:
     """Templates from the site's own folder win over the theme's, file by file."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(path) for path in template_dirs]),
+        loader=TemplateFiles(template_dirs),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -129,6 +192,14 @@ def make_environment(config: SiteConfig, template_dirs: Sequence[Path]) -> jinja
     env.filters["long_date"] = long_date
     env.filters["slash_date"] = lambda date: date.strftime("%Y/%m/%d")
     return env
+
+
+def template_sources(env: jinja2.Environment) -> dict[str, bytes]:
+    """Every template ``env`` renders from, by name."""
+    loader = env.loader
+    return (
+        {name: data for name, (data, _) in loader.files.items()} if isinstance(loader, TemplateFiles) else {}
+    )
 
 
 def site_values(env: jinja2.Environment) -> tuple[Any, ...]:

@@ -54,6 +54,23 @@ def safe_relative_path(path: str) -> PurePosixPath:
     return pure
 
 
+def read_regular_file(path: str | Path, follow_links: bool = True) -> bytes | None:
+    """A regular file's bytes, or None for anything else (missing, a folder, a named pipe or a
+    device, which could block a read for ever, unreadable, or a link when ``follow_links`` is off)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            return file.read() if stat.S_ISREG(os.fstat(descriptor).st_mode) else None
+        except OSError:
+            return None
+
+
 class PathClaims:
     """Which output paths are taken, and by what; a second claim on a path is an error."""
 

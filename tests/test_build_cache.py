@@ -210,3 +210,42 @@ def test_related_papers_are_remembered_until_any_paper_text_changes(
     damaged = {"format": "sitegen-related-1", "key": key, "related": [[len(papers)]] * len(papers)}
     (tmp_path / related.RELATED_FILE).write_text(json.dumps(damaged))  # a paper number out of range
     assert dict(remembered(changed)) == dict(real(changed)) and len(computed) == 4
+
+
+def test_a_theme_that_filters_the_abstract_keeps_whole_cards(three_papers: Path, tmp_path: Path) -> None:
+    """Cards are kept without the abstract only when every template prints it as it is."""
+    macros = (REPO / "themes/default/templates/_macros.html").read_text(encoding="utf-8")
+    teaser = '<p class="teaser" title="{{ paper.abstract_html|striptags }}">{{ paper.abstract_html|striptags|upper }}</p>'
+    assert "{{ paper.abstract_html }}" in macros
+    (three_papers / "templates").mkdir()
+    (three_papers / "templates/_macros.html").write_text(
+        macros.replace("{{ paper.abstract_html }}", teaser, 1)
+    )
+    out = build_in(three_papers, tmp_path / "_site").output
+    day = (out / "2024/01/11/index.html").read_text(encoding="utf-8")
+    assert '<p class="teaser" title="Abstract 1.">ABSTRACT 1.</p>' in day
+    assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_templates_are_read_once_through_linked_folders_and_past_dangling_links(
+    three_papers: Path, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "note.html").write_text("<p>first note</p>")
+    templates = three_papers / "templates"
+    templates.mkdir()
+    (templates / "parts").symlink_to(shared, target_is_directory=True)
+    (templates / "loop").symlink_to(templates, target_is_directory=True)  # a link back up the tree
+    (templates / ".#paper.html").symlink_to("user@host.1234")  # an editor's lock file: dangling
+    base = (REPO / "themes/default/templates/404.html").read_text(encoding="utf-8")
+    (templates / "404.html").write_text(
+        base.replace("{% block main %}", '{% block main %}{% include "parts/note.html" %}', 1)
+    )
+    out = tmp_path / "_site"
+    build_in(three_papers, out)
+    assert "<p>first note</p>" in (out / "404.html").read_text()
+    (shared / "note.html").write_text("<p>second note</p>")
+    again = build_in(three_papers, out)
+    assert "<p>second note</p>" in (out / "404.html").read_text()
+    assert again.pages_reused == 0  # a template changed: every page is rendered

@@ -254,3 +254,9 @@ def test_quoted_and_non_ascii_keys_are_located() -> None:
 def test_non_characters_are_refused() -> None:
     (message,) = messages(paper_text(title="'T \uffff x'"))
     assert "contains the control character U+FFFF; delete it" in message
+
+
+def test_control_characters_written_as_yaml_escapes_are_refused() -> None:
+    found = messages(paper_text(title='"A \\0 title"', authors='["Ada \\x07 Lovelace"]'))
+    assert f"{PATH}:3: 'title' contains the control character U+0000; delete it" in found
+    assert f"{PATH}:4: 'authors' contains the control character U+0007; delete it" in found
