@@ -289,6 +289,11 @@ def _weigh(records: list[Record], vocabulary: list[str], boosts: Sequence[int]) 
     )
 
 
+def ranks(sizes: Ints) -> Ints:
+    """0, 1, … size - 1 for each size, one after another."""
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
 def stable_order(keys: Ints) -> Ints:
     """``np.argsort(keys, kind="stable")`` for non-negative integers, several times faster: numpy
     sorts 16-bit keys by radix, so this sorts by each 16 bits in turn, lowest first."""

@@ -27,6 +27,7 @@ from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from .cachefiles import code_fingerprint, write_atomically
 from .content import Paper
+from .postings import ranks
 
 RELATED_LIMIT = 5
 SIGNATURE_TERMS = 10
@@ -133,29 +134,24 @@ def _best_matches(
         pairs = sizes[terms]
         # One row per (paper, signature term, paper in that term's postings), in signature order.
         entry = np.repeat(np.arange(low, high), pairs)
-        posting = np.repeat(starts[terms], pairs) + (
-            np.arange(int(pairs.sum())) - np.repeat(np.cumsum(pairs) - pairs, pairs)
-        )
+        posting = np.repeat(starts[terms], pairs) + ranks(pairs)
         mine, theirs = entry_paper[entry], posted_paper[posting]
         score = entry_weight[entry] * posted_weight[posting]
         keep = mine != theirs
-        mine, theirs, score = mine[keep], theirs[keep], score[keep]
-        order = np.argsort(mine * count + theirs, kind="stable")  # stable: signature order kept
-        mine, theirs, score = mine[order], theirs[order], score[order]
-        new_pair = np.ones(len(mine), dtype=bool)
-        new_pair[1:] = (mine[1:] != mine[:-1]) | (theirs[1:] != theirs[:-1])
-        pair_starts = np.flatnonzero(new_pair)
-        pair_sizes = np.diff(np.append(pair_starts, len(mine)))
+        pair, score = (mine * count + theirs)[keep], score[keep]
+        order = np.argsort(pair, kind="stable")  # stable: signature order kept
+        pair, score = pair[order], score[order]
+        pair_starts, pair_sizes = _runs(pair)
         total = score[pair_starts].copy()
         for term_number in range(1, int(pair_sizes.max(initial=1))):
             more = pair_sizes > term_number
             total[more] += score[pair_starts[more] + term_number]
-        mine, theirs = mine[pair_starts], theirs[pair_starts]
+        mine, theirs = np.divmod(pair[pair_starts], count)
         strong = total >= MIN_SCORE
         mine, theirs, total = mine[strong], theirs[strong], total[strong]
         ranked = np.lexsort((theirs, -total, mine))
         mine, theirs = mine[ranked], theirs[ranked]
-        rank = np.arange(len(mine)) - np.repeat(*_run_starts(mine))
+        rank = ranks(_runs(mine)[1])
         for paper, other in zip(mine[rank < limit].tolist(), theirs[rank < limit].tolist(), strict=True):
             best[paper].append(other)
     return best
@@ -164,7 +160,7 @@ def _best_matches(
 _PAPERS_AT_ONCE = 4096
 
 
-def _run_starts(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _runs(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """For sorted ``values``: where each run of equal values starts, and how long it is."""
     new_run = np.ones(len(values), dtype=bool)
     new_run[1:] = values[1:] != values[:-1]

@@ -28,7 +28,7 @@ from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from . import urls
 from .parallel import in_background
-from .postings import Ints, Postings, TermCache, postings, sort_terms, stable_order
+from .postings import Ints, Postings, TermCache, postings, ranks, sort_terms, stable_order
 from .site import Site
 from .views import script_safe_json
 from .writer import Output
@@ -397,7 +397,7 @@ def _vocabulary_shards(
     rare = sizes <= layout.inline
     rare_sizes = sizes[rare]
     rare_text, rare_at = number_text.rows(
-        by_weight[np.repeat(starts[:-1][rare], rare_sizes) + _ranks(rare_sizes)]
+        by_weight[np.repeat(starts[:-1][rare], rare_sizes) + ranks(rare_sizes)]
     )
     rare_first = np.concatenate([[0], np.cumsum(rare_sizes)]).tolist()
     counts_text, counts_at = number_text.rows(np.column_stack([np.arange(len(vocabulary)), sizes]))
@@ -480,16 +480,11 @@ def _batches(numbers: list[int], sizes: Ints, rows: int) -> Iterator[list[int]]:
         yield batch
 
 
-def _ranks(sizes: Ints) -> Ints:
-    """0, 1, … size - 1 for each size, one after another."""
-    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-
-
 def _block_gaps(papers: Ints, starts: Ints, layout: Layout) -> Ints:
     """Each paper number less the one before it in its paper-ordered block; a block's first as is."""
     gaps = papers.copy()
     gaps[1:] -= papers[:-1]
-    block_start = _ranks(np.diff(starts)) % layout.block == 0
+    block_start = ranks(np.diff(starts)) % layout.block == 0
     gaps[block_start] = papers[block_start]
     return gaps
 
