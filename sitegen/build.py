@@ -68,20 +68,26 @@ class BuildOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """A validated site and the pages it will have; what ``sitegen check`` stops at."""
+class IndexedSite:
+    """A validated site, before its pages are planned."""
 
     config: SiteConfig
     site: Site
     selection: Selection
-    pages: list[Page]
-    feeds: list[Feed]
     warnings: tuple[Problem, ...]
     template_dirs: tuple[Path, ...]
     static: dict[str, Path]
     """Output path → file, the site's own static files replacing the theme's."""
-    papers_parsed: int = 0
+    papers_parsed: int
     """Abstract files parsed; the other papers came from the cache."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan(IndexedSite):
+    """A validated site and the pages it will have; what ``sitegen check`` stops at."""
+
+    pages: list[Page]
+    feeds: list[Feed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +99,6 @@ class BuildReport:
     """Seconds per stage (``--profile``)."""
     pages_reused: int = 0
     """Pages not rendered: the cache had their inputs' hash, and the last output their bytes."""
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedSite:
-    """A validated site, before its pages are planned."""
-
-    config: SiteConfig
-    site: Site
-    selection: Selection
-    warnings: tuple[Problem, ...]
-    template_dirs: tuple[Path, ...]
-    static: dict[str, Path]
-    papers_parsed: int
 
 
 def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None = None) -> Plan:
@@ -158,17 +151,8 @@ def plan_output(indexed: IndexedSite, watch: Stopwatch) -> Plan:
         pages += plan_sitemaps(pages)
         pages.append(plan_robots())
         feeds = plan_feeds(indexed.site, indexed.config.feed_size)
-    return Plan(
-        config=indexed.config,
-        site=indexed.site,
-        selection=indexed.selection,
-        pages=pages,
-        feeds=feeds,
-        warnings=indexed.warnings,
-        template_dirs=indexed.template_dirs,
-        static=indexed.static,
-        papers_parsed=indexed.papers_parsed,
-    )
+    indexed_fields = {item.name: getattr(indexed, item.name) for item in dataclasses.fields(IndexedSite)}
+    return Plan(**indexed_fields, pages=pages, feeds=feeds)
 
 
 GITHUB_PAGES_MARKER = Output(".nojekyll", b"", "the GitHub Pages marker")
