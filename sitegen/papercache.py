@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from markupsafe import Markup
 
 from .cachefiles import code_fingerprint, write_atomically
-from .content import Author, Entry, Paper
+from .content import Author, Entry, Paper, shared_lines
 from .errors import Problem, Severity
 
 CACHE_FILE = "papers.jsonl"
@@ -136,7 +136,7 @@ def _links(value: Any) -> tuple[tuple[str, str], ...]:
 def _lines(value: Any) -> dict[str, int]:
     if type(value) is not dict:
         raise TypeError("not a mapping")
-    return {_text(key): _number(line) for key, line in value.items()}
+    return shared_lines(tuple((_text(key), _number(line)) for key, line in value.items()))
 
 
 _READERS: dict[str, Callable[[Any], Any]] = {

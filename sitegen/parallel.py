@@ -1,10 +1,15 @@
-"""Work a build can do on the second core: a function of the planned site, run in a forked child
-while the parent renders pages, its outputs handed back through a temporary file.
+"""Work a build can do on the second core: a function of the planned site, run in a child process
+while the parent goes on, its outputs handed back through a temporary file.
 
 The search index needs nothing the page renderer makes, and the papers' own pages need none of
 the cards the list pages share, so each is made beside the list pages. The child computes exactly
 what the parent would have (the same function of the same data), so the site is byte-identical to
 a one-process build; where forking is unavailable, refused or unsafe, the work is done in-process.
+
+A forked child shares the parent's memory but counts all of it in its own: at 100,000 papers it
+starts at about 1.2 GB. Work that needs little of what the parent holds (the search index needs
+only the search documents) is instead ``spawn``-ed: a new interpreter is given just the function
+and its arguments, pickled.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import ctypes
 import os
 import pickle
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,16 +47,22 @@ def can_fork() -> bool:
 
 
 class Background:
-    """``function(*args)`` started in a child process when ``fork`` allows and it is safe;
-    ``result()`` waits for its outputs, or computes them here when there is no child."""
+    """``function(*args)`` started in a child process when ``fork`` allows and it is safe (a
+    fork of this one, or with ``spawn`` a new interpreter given the pickled function and
+    arguments); ``result()`` waits for its outputs, or computes them here when there is no child."""
 
-    def __init__(self, function: Work, *args: Any, fork: bool = True) -> None:
+    def __init__(self, function: Work, *args: Any, fork: bool = True, spawn: bool = False) -> None:
         self._function = function
         self._args = args
         self._pid = 0
+        self._process: subprocess.Popen[bytes] | None = None
         self._file: Any = None
+        self._work_file: Any = None
         if fork and can_fork():
-            self._start()
+            if spawn and sys.executable:
+                self._spawn()
+            else:
+                self._start()
 
     def _start(self) -> None:
         # The child writes to a file, not a pipe, so it can finish and free its memory without
@@ -70,6 +82,39 @@ class Background:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._pid, self._file = pid, result_file
 
+    def _spawn(self) -> None:
+        result_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result() or cancel()
+        work_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _work() or cancel()
+        pickle.dump((self._function, self._args), work_file, pickle.HIGHEST_PROTOCOL)
+        work_file.seek(0)
+        # The child imports sitegen from where this process did, whatever its working folder.
+        code = (
+            f"import sys; sys.path[:0] = {[entry or os.getcwd() for entry in sys.path]!r}; "
+            f"import sitegen.parallel as p; p.spawned({os.getpid()})"
+        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=work_file, stdout=result_file, stderr=subprocess.DEVNULL
+            )
+        except OSError:  # too many processes, no memory: do the work in-process
+            result_file.close()
+            work_file.close()
+            return
+        # The arguments are let go here (the search documents are 100 MB at 100,000 papers), and
+        # read back from their file only if the child fails.
+        self._args = ()
+        self._file, self._work_file = result_file, work_file
+
+    def _work(self) -> tuple[Work, tuple[Any, ...]]:
+        """The function and its arguments, to run here."""
+        work_file, self._work_file = self._work_file, None
+        if work_file is None:
+            return self._function, self._args
+        with work_file:
+            work_file.seek(0)
+            work: tuple[Work, tuple[Any, ...]] = pickle.load(work_file)  # our own file: trusted
+            return work
+
     def _run_child(self, result_file: Any, parent: int, blocked: Any) -> None:
         status = 1
         try:
@@ -81,45 +126,55 @@ class Background:
             null = os.open(os.devnull, os.O_RDWR)
             for descriptor in (0, 1, 2):
                 os.dup2(null, descriptor)
-            # One record per item, so that the parent can take them one at a time.
-            for item in self._function(*self._args):
-                # An output as its three fields (quicker than a dataclass), anything else alone.
-                record = (item.path, item.data, item.source) if type(item) is Output else (item,)
-                pickle.dump(record, result_file, pickle.HIGHEST_PROTOCOL)
-            result_file.flush()
+            _write_items(self._function(*self._args), result_file)
             status = 0
         finally:
             os._exit(status)  # never the parent's cleanup, atexit handlers or buffered output
 
     @property
     def forked(self) -> bool:
-        return self._pid != 0
+        """Whether the work runs in a child process (forked or spawned)."""
+        return self._pid != 0 or self._process is not None
 
     def result(self) -> Iterator[Any]:
         """The items, once the child is done: read from its file one at a time as they are
         taken, so that the parent never holds them all (the search index is 500 MB at 100,000
         papers)."""
-        if not self._pid:
+        if self._process is not None:
+            status = self._process.wait()
+            self._process = None
+        elif self._pid:
+            try:
+                _, status = os.waitpid(self._pid, 0)
+            except ChildProcessError:  # SIGCHLD ignored by whoever started us: no status to read
+                status = 1
+        else:
             return iter(self._function(*self._args))
-        try:
-            _, status = os.waitpid(self._pid, 0)
-        except ChildProcessError:  # SIGCHLD ignored by whoever started us: no status to read
-            status = 1
         # Reaped: from here on there is no child for cancel() to stop.
         self._pid = 0
         result_file, self._file = self._file, None
         if status == 0:
+            if self._work_file is not None:
+                self._work_file.close()
+                self._work_file = None
             result_file.seek(0)
             return _read_outputs(result_file)
         # The child failed (killed, out of memory, an error): do the work here, where an error is
         # reported like any other.
         result_file.close()
-        return iter(self._function(*self._args))
+        function, args = self._work()
+        return iter(function(*args))
 
     def cancel(self) -> None:
         """Stop the child when the build ends without its outputs (an error, Ctrl-C)."""
-        pid, result_file = self._pid, self._file
-        self._pid, self._file = 0, None
+        pid, process, result_file = self._pid, self._process, self._file
+        self._pid, self._process, self._file = 0, None, None
+        if self._work_file is not None:
+            self._work_file.close()
+            self._work_file = None
+        if process is not None:
+            process.kill()
+            process.wait()
         if pid:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -128,6 +183,28 @@ class Background:
                 pass
         if result_file is not None:
             result_file.close()
+
+
+def _write_items(items: Iterable[Any], result_file: Any) -> None:
+    # One record per item, so that the parent can take them one at a time.
+    for item in items:
+        # An output as its three fields (quicker than a dataclass), anything else alone.
+        record = (item.path, item.data, item.source) if type(item) is Output else (item,)
+        pickle.dump(record, result_file, pickle.HIGHEST_PROTOCOL)
+    result_file.flush()
+
+
+def spawned(parent: int) -> None:
+    """A spawned child's main: the work comes pickled on standard input, and its items go to
+    standard output, which nothing else may write to."""
+    _die_with(parent)
+    result_file = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 1)
+    with open(0, "rb", closefd=False) as work_file:
+        function, args = pickle.load(work_file)  # written by our own parent: trusted
+    _write_items(function(*args), result_file)
+    result_file.close()
 
 
 def _read_outputs(result_file: Any) -> Iterator[Any]:
@@ -156,9 +233,9 @@ def _die_with(parent: int) -> None:
 
 
 @contextmanager
-def in_background(function: Work, *args: Any, fork: bool = True) -> Iterator[Background]:
+def in_background(function: Work, *args: Any, fork: bool = True, spawn: bool = False) -> Iterator[Background]:
     """``function(*args)`` on the other core while the ``with`` block runs."""
-    work = Background(function, *args, fork=fork)
+    work = Background(function, *args, fork=fork, spawn=spawn)
     try:
         yield work
     finally:

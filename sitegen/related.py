@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import mul
 from pathlib import Path
 from types import MappingProxyType
@@ -64,12 +64,33 @@ def _fold(word: str) -> str:
 def related_papers(papers: Sequence[Paper], limit: int = RELATED_LIMIT) -> Mapping[str, tuple[Paper, ...]]:
     """Paper id → up to ``limit`` related papers, most related first; equal scores keep the order
     of ``papers``, so every build gives the same lists."""
+    return by_id(papers, related_numbers(related_texts(papers), limit))
+
+
+def related_texts(papers: Sequence[Paper]) -> list[tuple[str, str]]:
+    """What ``related_numbers`` reads of each paper: its title and its abstract's words."""
+    return [(paper.title, paper.abstract_words) for paper in papers]
+
+
+def by_id(papers: Sequence[Paper], numbers: Sequence[Sequence[int]]) -> Mapping[str, tuple[Paper, ...]]:
+    """Each paper's related papers, given as their numbers in ``papers``."""
+    return MappingProxyType(
+        {
+            paper.id: tuple(papers[other] for other in others)
+            for paper, others in zip(papers, numbers, strict=True)
+        }
+    )
+
+
+def related_numbers(texts: Sequence[tuple[str, str]], limit: int = RELATED_LIMIT) -> list[list[int]]:
+    """``related_papers`` from each paper's ``related_texts``, as each paper's list of the numbers
+    of its related papers: what a second process hands back, and what ``related.json`` keeps."""
     folded: dict[str, str] = {}
-    counts = [term_counts(paper.title, paper.abstract_words, folded) for paper in papers]
+    counts = [term_counts(title, words, folded) for title, words in texts]
     document_frequency: Counter[str] = Counter()
     for count in counts:
         document_frequency.update(count.keys())
-    total = len(papers)
+    total = len(texts)
     # A word no other paper has relates nothing, and one every paper has tells nothing apart.
     idf = {term: math.log(total / df) for term, df in document_frequency.items() if 1 < df < total}
 
@@ -97,10 +118,7 @@ def related_papers(papers: Sequence[Paper], limit: int = RELATED_LIMIT) -> Mappi
         if len(posting) > POSTINGS_LIMIT:
             postings[term] = heapq.nlargest(POSTINGS_LIMIT, posting)
 
-    best = _best_matches(signatures, postings, limit)
-    return MappingProxyType(
-        {paper.id: tuple(papers[other] for other in best[number]) for number, paper in enumerate(papers)}
-    )
+    return _best_matches(signatures, postings, limit)
 
 
 def _best_matches(
@@ -168,6 +186,7 @@ def _runs(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDA
     return run_starts, np.diff(np.append(run_starts, len(values)))
 
 
+NumbersFinder = Callable[[Sequence[tuple[str, str]]], list[list[int]]]
 RELATED_FILE = "related.json"
 RELATED_FORMAT = "sitegen-related-1"
 
@@ -178,25 +197,19 @@ class RememberedRelated:
     or a date changed) takes the lists from ``related.json`` instead of computing them again. Any
     change to any of them computes everything: one paper's words change every other's weights."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, compute: NumbersFinder = related_numbers) -> None:
+        """``compute`` is ``related_numbers``, or the same run elsewhere (another process)."""
         self._path = folder / RELATED_FILE
+        self._compute = compute
 
     def __call__(self, papers: Sequence[Paper]) -> Mapping[str, tuple[Paper, ...]]:
         key = _related_key(papers)
-        remembered = self._load(key, len(papers))
-        if remembered is not None:
-            return MappingProxyType(
-                {
-                    paper.id: tuple(papers[other] for other in others)
-                    for paper, others in zip(papers, remembered, strict=True)
-                }
-            )
-        related = related_papers(papers)
-        number = {paper.id: index for index, paper in enumerate(papers)}
-        lists = [[number[other.id] for other in related[paper.id]] for paper in papers]
-        data = json.dumps({"format": RELATED_FORMAT, "key": key, "related": lists}, separators=(",", ":"))
-        write_atomically(self._path, lambda file: file.write(data.encode()))
-        return related
+        lists = self._load(key, len(papers))
+        if lists is None:
+            lists = self._compute(related_texts(papers))
+            data = json.dumps({"format": RELATED_FORMAT, "key": key, "related": lists}, separators=(",", ":"))
+            write_atomically(self._path, lambda file: file.write(data.encode()))
+        return by_id(papers, lists)
 
     def _load(self, key: str, count: int) -> list[list[int]] | None:
         try:

@@ -5,13 +5,15 @@ Renderers never write; they hand their bytes to ``writer.write_site``.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jinja2
 from markupsafe import Markup
@@ -49,29 +51,62 @@ def json_ld(data: Any) -> Markup:
 CARD_MACROS = "_macros.html"
 
 
+CARDS_IN_MEMORY = 64 << 20
+"""Bytes of cards kept in memory (about 40,000 cards); the rest go to a temporary file."""
+
+
+class _CardOnDisk(NamedTuple):
+    offset: int
+    split: int
+    """Where the abstract goes."""
+    length: int
+
+
 class CardRenderer:
     """``card(paper, show_date, heading)`` for templates: the ``paper_card`` macro of
     ``_macros.html``, rendered once per paper and variant however many lists show it. A paper
     appears on its day, month, topics and every author's page; rendering its card each time was
     most of the render stage. What is kept until ``forget`` is the card around the abstract, as
     UTF-8: the abstract's HTML is the paper's own string, put back in at each use. Whole cards
-    took about 1.5 GB at 100,000 papers."""
+    took about 1.5 GB at 100,000 papers; the card around the abstract, 330 MB, so past
+    ``in_memory`` bytes they are kept in a temporary file instead (read back from the system's
+    file cache, outside this process's memory)."""
 
-    def __init__(self, env: jinja2.Environment) -> None:
+    def __init__(self, env: jinja2.Environment, in_memory: int | None = None) -> None:
         self._env = env
-        self._cards: dict[tuple[str, bool, str], tuple[bytes, bytes] | Markup] = {}
+        self._cards: dict[tuple[str, bool, str], tuple[bytes, bytes] | Markup | _CardOnDisk] = {}
         self._split: bool | None = None
         """Whether cards can be kept without the abstract: decided from the templates, once."""
+        self._in_memory = CARDS_IN_MEMORY if in_memory is None else in_memory
+        self._disk: Any = None
 
     def __call__(self, paper: Any, show_date: bool = False, heading: str = "h2") -> Markup:
         key = (paper.id, bool(show_date), heading)
         kept = self._cards.get(key)
         if kept is None:
-            kept = self._cards[key] = self._render(paper, bool(show_date), heading)
+            kept = self._cards[key] = self._keep(self._render(paper, bool(show_date), heading))
         if isinstance(kept, Markup):
             return kept
-        before, after = kept
+        if isinstance(kept, _CardOnDisk):
+            data = os.pread(self._disk.fileno(), kept.length, kept.offset)
+            before, after = data[: kept.split], data[kept.split :]
+        else:
+            before, after = kept
         return Markup("".join((before.decode(), paper.abstract_html, after.decode())))
+
+    def _keep(self, card: tuple[bytes, bytes] | Markup) -> tuple[bytes, bytes] | Markup | _CardOnDisk:
+        if isinstance(card, Markup):
+            return card
+        if self._in_memory > 0:
+            self._in_memory -= len(card[0]) + len(card[1])
+            return card
+        if self._disk is None:
+            self._disk = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed by forget()
+        offset = self._disk.tell()
+        data = card[0] + card[1]
+        if self._disk.write(data) != len(data):
+            raise OSError(errno.ENOSPC, "the temporary folder is full")
+        return _CardOnDisk(offset, len(card[0]), len(card[0]) + len(card[1]))
 
     def _render(self, paper: Any, show_date: bool, heading: str) -> tuple[bytes, bytes] | Markup:
         macros: Any = self._env.get_template(CARD_MACROS).module
@@ -92,6 +127,9 @@ class CardRenderer:
 
     def forget(self) -> None:
         self._cards.clear()
+        if self._disk is not None:
+            self._disk.close()
+            self._disk = None
 
 
 _ABSTRACT_MARK = Markup("\0abstract\0")

@@ -6,6 +6,7 @@ Pure functions of the papers and the config; nothing here reads files or renders
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -107,10 +108,11 @@ RelatedFinder = Callable[[Sequence[Paper]], Mapping[str, tuple[Paper, ...]]]
 
 
 def index_site(
-    config: SiteConfig, papers: Iterable[Paper], find_related: RelatedFinder = related_papers
+    config: SiteConfig, papers: Iterable[Paper], find_related: RelatedFinder | None = related_papers
 ) -> Site:
     """Group papers by day, month, year and topic, in the orders pages show them; ``find_related``
-    is ``related_papers`` or one that remembers its results (``RememberedRelated``)."""
+    is ``related_papers`` or one that remembers its results (``RememberedRelated``). With None, the
+    site has no related papers yet: ``with_related`` adds them."""
     ordered = sorted(papers, key=listing_order)
     ordered.sort(key=lambda paper: paper.date, reverse=True)  # stable: keeps listing order per day
 
@@ -147,8 +149,12 @@ def index_site(
         years=_frozen(years),
         authors=authors,
         author_slugs=author_slugs,
-        related=find_related(ordered),
+        related=find_related(ordered) if find_related is not None else MappingProxyType({}),
     )
+
+
+def with_related(site: Site, find_related: RelatedFinder) -> Site:
+    return dataclasses.replace(site, related=find_related(site.papers))
 
 
 def _frozen(groups: dict[K, list[V]]) -> Mapping[K, tuple[V, ...]]:

@@ -183,21 +183,18 @@ def test_a_cache_copied_with_its_output_is_used(three_papers: Path, tmp_path: Pa
     assert again.plan.papers_parsed == 0 and again.pages_reused == len(first.plan.pages)
 
 
-def test_related_papers_are_remembered_until_any_paper_text_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_related_papers_are_remembered_until_any_paper_text_changes(tmp_path: Path) -> None:
     from sitegen import related
 
     papers = list(plan_site(REPO, BuildOptions(cache=False)).site.papers)
     computed: list[int] = []
     real = related.related_papers
 
-    def counted(given):  # type: ignore[no-untyped-def]
-        computed.append(len(given))
-        return real(given)
+    def counted(texts):  # type: ignore[no-untyped-def]
+        computed.append(len(texts))
+        return related.related_numbers(texts)
 
-    monkeypatch.setattr(related, "related_papers", counted)
-    remembered = related.RememberedRelated(tmp_path)
+    remembered = related.RememberedRelated(tmp_path, counted)
     assert dict(remembered(papers)) == dict(real(papers))
     assert dict(remembered(papers)) == dict(real(papers)) and len(computed) == 1
     changed = [*papers[:-1], replace(papers[-1], abstract_words=papers[-1].abstract_words + " attention")]
@@ -225,6 +222,25 @@ def test_a_theme_that_filters_the_abstract_keeps_whole_cards(three_papers: Path,
     day = (out / "2024/01/11/index.html").read_text(encoding="utf-8")
     assert '<p class="teaser" title="Abstract 1.">ABSTRACT 1.</p>' in day
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_cards_kept_in_a_file_past_the_memory_limit_give_the_same_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitegen import render
+
+    in_memory = snapshot(build_in(REPO, tmp_path / "memory", cache=False, jobs=1).output)
+    monkeypatch.setattr(render, "CARDS_IN_MEMORY", 3000)  # a card or two, then the file
+    kept: list[str] = []
+    keep = render.CardRenderer._keep
+
+    def counted(self, card):  # type: ignore[no-untyped-def]
+        kept.append(type(result := keep(self, card)).__name__)
+        return result
+
+    monkeypatch.setattr(render.CardRenderer, "_keep", counted)
+    assert snapshot(build_in(REPO, tmp_path / "file", cache=False, jobs=1).output) == in_memory
+    assert 0 < kept.count("tuple") < 5 and kept.count("_CardOnDisk") > 50
 
 
 def test_templates_are_read_once_through_linked_folders_and_past_dangling_links(

@@ -52,7 +52,7 @@ def test_editing_one_abstract_rewrites_only_what_shows_it(tmp_path: Path) -> Non
 def test_the_report_times_every_stage(tmp_path: Path) -> None:
     report = build(REPO, BuildOptions(output=tmp_path / "_site"))
     assert list(report.seconds) == [
-        "load", "index", "plan", "render pages", "paper pages", "feeds", "search index", "citations",
+        "load", "index", "related", "plan", "render pages", "paper pages", "feeds", "search index", "citations",
         "data export", "static files", "write",
     ]  # fmt: skip
     assert all(seconds >= 0 for seconds in report.seconds.values())

@@ -69,6 +69,113 @@ def test_the_work_runs_in_a_child_and_comes_back_whole() -> None:
     assert out == "ok\n"
 
 
+SPAWNED_WORK = """
+import os
+
+inherited = "only what the module itself sets"
+
+
+def work(n, parent):
+    return [(i, os.getpid() != parent, inherited) for i in range(n)]
+
+
+def fail_in_a_child(parent):
+    if os.getpid() != parent:
+        raise MemoryError("only in the child")
+    return ["from the parent"]
+
+
+def slow():
+    import time
+
+    time.sleep(60)
+    return []
+"""
+
+
+def test_spawned_work_runs_in_a_new_interpreter_and_comes_back_whole(tmp_path: Path) -> None:
+    """A spawned child is given the function and its arguments, nothing else of the parent's."""
+    (tmp_path / "spawned_work.py").write_text(SPAWNED_WORK)
+    out = python(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import spawned_work
+        from sitegen.parallel import Background
+
+        spawned_work.inherited = "changed in the parent, after the import"
+        job = Background(spawned_work.work, 1000, os.getpid(), spawn=True)
+        assert job.forked
+        items = list(job.result())
+        assert [i for i, _, _ in items] == list(range(1000))
+        print({{(in_child, seen) for _, in_child, seen in items}})
+        """
+    )
+    assert out == "{(True, 'only what the module itself sets')}\n"
+
+
+def test_a_failing_spawned_child_is_redone_here_and_a_cancelled_one_is_reaped(tmp_path: Path) -> None:
+    (tmp_path / "spawned_work.py").write_text(SPAWNED_WORK)
+    out = python(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import spawned_work
+        from sitegen.parallel import Background, in_background
+
+        job = Background(spawned_work.fail_in_a_child, os.getpid(), spawn=True)
+        assert job.forked
+        print(list(job.result()))
+        try:
+            with in_background(spawned_work.slow, spawn=True) as job:
+                assert job.forked
+                raise KeyError("a template error, say")
+        except KeyError:
+            pass
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            print("no child left")
+        """
+    )
+    assert out == "['from the parent']\nno child left\n"
+
+
+def test_abstract_files_parsed_in_two_processes_give_the_same_papers_and_problems(tmp_path: Path) -> None:
+    """The second process parses half the files; papers and messages keep the files' order."""
+    content = tmp_path / "content"
+    content.mkdir()
+    for number in range(300):
+        text = (
+            f"---\nid: p{number:03}\ntitle: Paper {number}\nauthors: [A. Author]\ndate: 2024-01-01\n---\n"
+            f"Abstract {number} with $x^{number}$.\n"
+        )
+        if number % 97 == 5:
+            text = text.replace("date: 2024-01-01", "date: someday")  # an error, in both halves
+        (content / f"p{number:03}.md").write_text(text)
+    out = python(
+        f"""
+        from pathlib import Path
+        from sitegen.content import find_abstract_files, load_papers
+        from sitegen import parallel
+
+        files = list(find_abstract_files(Path({str(content)!r})))
+        one = load_papers(files, fork=False)
+        started = []
+        real = parallel.Background._start
+        def start(self):
+            started.append(True)
+            real(self)
+        parallel.Background._start = start
+        two = load_papers(files, fork=True)
+        assert started == [True]
+        assert one == two, "different papers or problems"
+        print(len(two.papers), len(two.problems), two.parsed)
+        """
+    )
+    assert out == "296 4 300\n"
+
+
 def test_a_failing_child_is_redone_in_the_parent_and_a_cancelled_one_is_reaped() -> None:
     out = python(
         """
