@@ -225,7 +225,7 @@ def build(
             if progress is not None:
                 outputs = _counted(outputs, progress)
             with watch.stage("write"):
-                written = write_site(outputs, output_dir)
+                written = write_site(outputs, output_dir, separate=fork)
     if page_cache is None:
         return BuildReport(plan, written, output_dir, watch.seconds)
     page_cache.save()

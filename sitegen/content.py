@@ -577,7 +577,7 @@ def load_papers(
     missing = [number for number, key in enumerate(keys) if key not in found]
     split = len(missing) // 2 if fork and len(missing) >= PARSE_IN_TWO_FROM else len(missing)
     mine, theirs = missing[:split], missing[split:]
-    with in_background(_parse_files, read, theirs, fork=fork) as other:
+    with in_background(_parse_files, read, theirs, fork=fork and bool(theirs)) as other:
         outcomes = dict(zip(mine, _parse_files(read, mine), strict=True))
         outcomes.update(zip(theirs, other.result(), strict=True))
     del read, other  # the bytes of the files the other process parsed

@@ -1,8 +1,9 @@
-"""Work a build can do on the second core: a function of the planned site, run in a child process
-while the parent goes on, its outputs handed back through a temporary file.
+"""Work a build can do on the second core: a function of the papers or the planned site, run in a
+child process while the parent goes on, its outputs handed back through a temporary file.
 
-The search index needs nothing the page renderer makes, and the papers' own pages need none of
-the cards the list pages share, so each is made beside the list pages. The child computes exactly
+Half the abstract files are parsed beside the other half; the search index and related papers
+need nothing of each other, so they are made side by side; the papers' own pages need none of
+the cards the list pages share, so they are made beside the list pages. The child computes exactly
 what the parent would have (the same function of the same data), so the site is byte-identical to
 a one-process build; where forking is unavailable, refused or unsafe, the work is done in-process.
 
@@ -14,7 +15,6 @@ and its arguments, pickled.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pickle
 import signal
@@ -23,15 +23,14 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
 from typing import Any
 
+from .interpreter import die_with, python_command
 from .writer import Output
 
 Work = Callable[..., Iterable[Any]]
 """A function whose results are picklable items: ``Output``s, and whatever else its caller reads."""
 _STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-_PR_SET_PDEATHSIG = 1
 
 
 def usable_cpus() -> int:
@@ -85,18 +84,21 @@ class Background:
     def _spawn(self) -> None:
         result_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result() or cancel()
         work_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _work() or cancel()
-        pickle.dump((self._function, self._args), work_file, pickle.HIGHEST_PROTOCOL)
-        work_file.seek(0)
-        # The child imports sitegen from where this process did, whatever its working folder.
-        code = (
-            f"import sys; sys.path[:0] = {[entry or os.getcwd() for entry in sys.path]!r}; "
-            f"import sitegen.parallel as p; p.spawned({os.getpid()})"
-        )
         try:
+            pickle.dump((self._function, self._args), work_file, pickle.HIGHEST_PROTOCOL)
+            work_file.seek(0)
+            code = f"import sitegen.parallel as p; p.spawned({os.getpid()}, {result_file.fileno()})"
+            # The items go to a descriptor of their own: whatever the interpreter or an import
+            # prints to standard output cannot reach them.
             self._process = subprocess.Popen(
-                [sys.executable, "-c", code], stdin=work_file, stdout=result_file, stderr=subprocess.DEVNULL
+                python_command(code),
+                stdin=work_file,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(result_file.fileno(),),
             )
-        except OSError:  # too many processes, no memory: do the work in-process
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            # Too many processes, no memory or disk, work that cannot be pickled: do it here.
             result_file.close()
             work_file.close()
             return
@@ -115,12 +117,18 @@ class Background:
             work: tuple[Work, tuple[Any, ...]] = pickle.load(work_file)  # our own file: trusted
             return work
 
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
+
     def _run_child(self, result_file: Any, parent: int, blocked: Any) -> None:
         status = 1
         try:
             for number in _STOPPING_SIGNALS:
                 signal.signal(number, signal.SIG_DFL)
-            _die_with(parent)
+            die_with(parent)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             # Nothing of the child's may reach the terminal or a log the parent's reader waits on.
             null = os.open(os.devnull, os.O_RDWR)
@@ -153,7 +161,7 @@ class Background:
         # Reaped: from here on there is no child for cancel() to stop.
         self._pid = 0
         result_file, self._file = self._file, None
-        if status == 0:
+        if status == 0 and _finished(result_file):
             if self._work_file is not None:
                 self._work_file.close()
                 self._work_file = None
@@ -191,20 +199,28 @@ def _write_items(items: Iterable[Any], result_file: Any) -> None:
         # An output as its three fields (quicker than a dataclass), anything else alone.
         record = (item.path, item.data, item.source) if type(item) is Output else (item,)
         pickle.dump(record, result_file, pickle.HIGHEST_PROTOCOL)
+    result_file.write(_END)
     result_file.flush()
 
 
-def spawned(parent: int) -> None:
-    """A spawned child's main: the work comes pickled on standard input, and its items go to
-    standard output, which nothing else may write to."""
-    _die_with(parent)
-    result_file = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 1)
+_END = pickle.dumps((), pickle.HIGHEST_PROTOCOL)
+"""The last record of a child that finished: without it, the child was stopped part-way (an exit
+status alone can lie: with SIGCHLD ignored, every child's status reads as 0)."""
+
+
+def _finished(result_file: Any) -> bool:
+    size = os.fstat(result_file.fileno()).st_size
+    return size >= len(_END) and os.pread(result_file.fileno(), len(_END), size - len(_END)) == _END
+
+
+def spawned(parent: int, result_descriptor: int) -> None:
+    """A spawned child's main: the work comes pickled on standard input, its items go to
+    ``result_descriptor``."""
+    die_with(parent)
     with open(0, "rb", closefd=False) as work_file:
         function, args = pickle.load(work_file)  # written by our own parent: trusted
-    _write_items(function(*args), result_file)
-    result_file.close()
+    with os.fdopen(result_descriptor, "wb") as result_file:
+        _write_items(function(*args), result_file)
 
 
 def _read_outputs(result_file: Any) -> Iterator[Any]:
@@ -217,26 +233,15 @@ def _read_outputs(result_file: Any) -> Iterator[Any]:
                 record = pickle.load(result_file)
             except EOFError:
                 return
+            if not record:  # _END
+                return
             yield Output(*record) if len(record) == 3 else record[0]
     finally:
         result_file.close()
 
 
-def _die_with(parent: int) -> None:
-    """On Linux, the kernel kills the child when the parent dies, so that no orphan keeps
-    computing, or holding the parent's output open, after a build is killed."""
-    if sys.platform == "linux":
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before that took effect
-        os._exit(1)
-
-
-@contextmanager
-def in_background(function: Work, *args: Any, fork: bool = True, spawn: bool = False) -> Iterator[Background]:
-    """``function(*args)`` on the other core while the ``with`` block runs."""
-    work = Background(function, *args, fork=fork, spawn=spawn)
-    try:
-        yield work
-    finally:
-        work.cancel()
+def in_background(function: Work, *args: Any, fork: bool = True, spawn: bool = False) -> Background:
+    """``function(*args)`` on the other core while the ``with`` block runs: the child is stopped
+    when the block ends. (A generator-based context manager would keep ``args`` alive for the
+    whole block, and with them the 100 MB of search documents a spawned child was given.)"""
+    return Background(function, *args, fork=fork, spawn=spawn)

@@ -77,7 +77,8 @@ class CardRenderer:
         self._cards: dict[tuple[str, bool, str], tuple[bytes, bytes] | Markup | _CardOnDisk] = {}
         self._split: bool | None = None
         """Whether cards can be kept without the abstract: decided from the templates, once."""
-        self._in_memory = CARDS_IN_MEMORY if in_memory is None else in_memory
+        self._budget = CARDS_IN_MEMORY if in_memory is None else in_memory
+        self._in_memory = self._budget
         self._disk: Any = None
 
     def __call__(self, paper: Any, show_date: bool = False, heading: str = "h2") -> Markup:
@@ -127,6 +128,7 @@ class CardRenderer:
 
     def forget(self) -> None:
         self._cards.clear()
+        self._in_memory = self._budget
         if self._disk is not None:
             self._disk.close()
             self._disk = None

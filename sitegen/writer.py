@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
+from .interpreter import die_with, python_command
+
+if sys.platform == "linux":
+    import fcntl
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +94,15 @@ class PathClaims:
         return relative
 
 
-def write_site(outputs: Iterable[Output], out_dir: Path) -> WriteReport:
-    """Write every output into a fresh folder beside ``out_dir`` and swap it in at the end."""
+def write_site(outputs: Iterable[Output], out_dir: Path, separate: bool = False) -> WriteReport:
+    """Write every output into a fresh folder beside ``out_dir`` and swap it in at the end. With
+    ``separate``, a process of its own makes the files while this one makes the next outputs."""
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        report = _write_all(outputs, staging, previous=out_dir if out_dir.is_dir() else None)
+        report = _write_all(outputs, staging, out_dir if out_dir.is_dir() else None, separate)
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -113,25 +121,155 @@ def _remove_leftovers(out_dir: Path) -> None:
             os.rename(leftover, out_dir)  # killed between the two renames: the old site comes back
 
 
-def _write_all(outputs: Iterable[Output], staging: Path, previous: Path | None) -> WriteReport:
+def _write_all(
+    outputs: Iterable[Output], staging: Path, previous: Path | None, separate: bool
+) -> WriteReport:
     claims = PathClaims()
-    made_dirs: set[str] = set()
-    reusable = _Reusable(previous) if previous is not None else None
-    files = size = written = 0
-    for output in outputs:
-        relative = claims.claim(output.path, output.source)
-        parent = str(relative.parent)
-        if parent not in made_dirs:
-            os.makedirs(staging / parent, exist_ok=True)
-            made_dirs.add(parent)
-        if reusable is None or not reusable.link(relative, staging / relative, output.data):
-            # "x": a staging file is new; never write through one that somehow exists already.
-            with open(staging / relative, "xb") as handle:
-                handle.write(output.data)
-            written += 1
-        files += 1
-        size += len(output.data)
+    files = size = 0
+    maker: _FileMaker | _FileMakerProcess = _FileMaker(staging, previous)
+    if separate and sys.executable:
+        with suppress(OSError):
+            maker = _FileMakerProcess(staging, previous)
+    with maker:
+        for output in outputs:
+            maker.make(claims.claim(output.path, output.source), output.data)
+            files += 1
+            size += len(output.data)
+        written = maker.finish()
     return WriteReport(files, size, written)
+
+
+class _FileMaker:
+    """Makes each file in the staging folder, or links the previous output's same file."""
+
+    def __init__(self, staging: Path, previous: Path | None) -> None:
+        self._staging = staging
+        self._reusable = _Reusable(previous) if previous is not None else None
+        self._made_dirs: set[PurePosixPath] = set()
+        self.written = 0
+
+    def make(self, relative: PurePosixPath, data: bytes) -> None:
+        if relative.parent not in self._made_dirs:
+            os.makedirs(self._staging / relative.parent, exist_ok=True)
+            self._made_dirs.add(relative.parent)
+        if self._reusable is None or not self._reusable.link(relative, self._staging / relative, data):
+            # "x": a staging file is new; never write through one that somehow exists already.
+            with open(self._staging / relative, "xb") as handle:
+                handle.write(data)
+            self.written += 1
+
+    def finish(self) -> int:
+        return self.written
+
+    def __enter__(self) -> _FileMaker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+class _FileMakerProcess:
+    """``_FileMaker`` in a new interpreter, fed through a pipe a megabyte at a time: making
+    folders and files waits on the disk (0.1 to 0.6 ms a file on this project's machines), and
+    this process renders the next pages meanwhile. The files are made in the order given, and
+    the first error is raised here by ``finish``."""
+
+    BATCH_BYTES = 1 << 20
+
+    def __init__(self, staging: Path, previous: Path | None) -> None:
+        self._result = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish() or __exit__
+        code = (
+            f"import sitegen.writer as w; w.make_files({os.getpid()}, {self._result.fileno()}, "
+            f"{str(staging)!r}, {str(previous) if previous is not None else None!r})"
+        )
+        try:
+            self._process = subprocess.Popen(
+                python_command(code),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(self._result.fileno(),),
+            )
+        except OSError:
+            self._result.close()
+            raise
+        pipe = self._process.stdin
+        assert pipe is not None
+        self._pipe = pipe
+        if sys.platform == "linux":
+            with suppress(OSError):  # a larger pipe: fewer waits for either side
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.BATCH_BYTES)
+        self._batch: list[tuple[str, bytes]] = []
+        self._held = 0
+        self._stopped = False
+
+    def make(self, relative: PurePosixPath, data: bytes) -> None:
+        self._batch.append((str(relative), data))
+        self._held += len(data) + 64
+        if self._held >= self.BATCH_BYTES:
+            self._send()
+
+    def _send(self) -> None:
+        if not self._stopped:
+            try:
+                pickle.dump(self._batch, self._pipe, pickle.HIGHEST_PROTOCOL)
+            except BrokenPipeError:  # the child stopped: finish() says why
+                self._stopped = True
+        self._batch, self._held = [], 0
+
+    def finish(self) -> int:
+        self._send()
+        with suppress(BrokenPipeError):
+            self._pipe.close()
+        status = self._process.wait()
+        with self._result:
+            self._result.seek(0)
+            try:
+                outcome = pickle.load(self._result)  # our own child's file: trusted
+            except (EOFError, pickle.UnpicklingError):
+                raise OutputError(
+                    f"the process making the output's files stopped (exit status {status}); "
+                    "the previous output is unchanged"
+                ) from None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        written: int = outcome
+        return written
+
+    def __enter__(self) -> _FileMakerProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stopped before the staging folder is removed, when the build ends early."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        with suppress(OSError):
+            self._pipe.close()
+        self._result.close()
+
+
+def make_files(parent: int, result_descriptor: int, staging: str, previous: str | None) -> None:
+    """``_FileMakerProcess``'s child: batches of ``(path, bytes)`` from standard input, until it
+    closes; then the number of files written, or the first error, to ``result_descriptor``."""
+    die_with(parent)
+    maker = _FileMaker(Path(staging), Path(previous) if previous is not None else None)
+    failure: OSError | None = None
+    with open(0, "rb", closefd=False) as batches:
+        while True:
+            try:
+                batch = pickle.load(batches)  # our own parent's pipe: trusted
+            except EOFError:
+                break
+            if failure is not None:
+                continue  # read to the end, so that the parent never waits on a full pipe
+            try:
+                for relative, data in batch:
+                    maker.make(PurePosixPath(relative), data)
+            except OSError as exc:
+                failure = exc
+    with os.fdopen(result_descriptor, "wb") as result:
+        pickle.dump(failure if failure is not None else maker.written, result)
 
 
 class _Reusable:

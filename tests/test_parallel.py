@@ -90,6 +90,14 @@ def slow():
 
     time.sleep(60)
     return []
+
+
+def stops_part_way(parent):
+    print("noise on standard output", flush=True)
+    yield "first"
+    if os.getpid() != parent:
+        os._exit(0)  # an exit status of 0, but not finished
+    yield "second"
 """
 
 
@@ -126,6 +134,9 @@ def test_a_failing_spawned_child_is_redone_here_and_a_cancelled_one_is_reaped(tm
         job = Background(spawned_work.fail_in_a_child, os.getpid(), spawn=True)
         assert job.forked
         print(list(job.result()))
+        job = Background(spawned_work.stops_part_way, os.getpid(), spawn=True)
+        assert job.forked
+        assert list(job.result()) == ["first", "second"]
         try:
             with in_background(spawned_work.slow, spawn=True) as job:
                 assert job.forked
@@ -138,7 +149,7 @@ def test_a_failing_spawned_child_is_redone_here_and_a_cancelled_one_is_reaped(tm
             print("no child left")
         """
     )
-    assert out == "['from the parent']\nno child left\n"
+    assert out == "['from the parent']\nnoise on standard output\nno child left\n"
 
 
 def test_abstract_files_parsed_in_two_processes_give_the_same_papers_and_problems(tmp_path: Path) -> None:

@@ -26,29 +26,65 @@ def test_ordinary_paths_pass() -> None:
     assert str(safe_relative_path("papers/2401.00001/index.html")) == "papers/2401.00001/index.html"
 
 
-def test_a_clash_names_both_sources_and_keeps_the_old_output(tmp_path: Path) -> None:
+SEPARATE = pytest.mark.parametrize("separate", [False, True], ids=["here", "in a process of its own"])
+
+
+@SEPARATE
+def test_a_clash_names_both_sources_and_keeps_the_old_output(tmp_path: Path, separate: bool) -> None:
     out = tmp_path / "_site"
-    write_site([Output("index.html", b"old", "first build")], out)
+    write_site([Output("index.html", b"old", "first build")], out, separate)
     before = snapshot(out)
     clash = [Output("a/index.html", b"1", "paper A"), Output("A/index.html", b"2", "paper B")]
     with pytest.raises(OutputError, match=r"two items claim 'A/index\.html': paper A and paper B"):
-        write_site(clash, out)
+        write_site(clash, out, separate)
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_site"]
 
 
-def test_an_exception_mid_write_keeps_the_old_output(tmp_path: Path) -> None:
+@SEPARATE
+def test_an_exception_mid_write_keeps_the_old_output(tmp_path: Path, separate: bool) -> None:
     out = tmp_path / "_site"
-    write_site([Output("index.html", b"old", "first build")], out)
+    write_site([Output("index.html", b"old", "first build")], out, separate)
 
     def outputs():
         yield Output("index.html", b"new", "second build")
+        yield from (Output(f"many/{number}.html", bytes(50_000), "a page") for number in range(100))
         raise RuntimeError("renderer crashed")
 
     with pytest.raises(RuntimeError):
-        write_site(outputs(), out)
+        write_site(outputs(), out, separate)
     assert (out / "index.html").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_site"]
+
+
+def test_a_process_of_its_own_makes_the_same_files_and_links_the_unchanged_ones(tmp_path: Path) -> None:
+    outputs = [
+        Output(f"d{number % 7}/f{number}.html", bytes([number]) * 30_000, "x") for number in range(200)
+    ]
+    for separate in (False, True):
+        out = tmp_path / f"out-{separate}"
+        first = write_site(outputs, out, separate)
+        inode = (out / "d3/f3.html").stat().st_ino
+        again = write_site([*outputs[:-1], Output("d0/new.html", b"new", "x")], out, separate)
+        assert (first.written, again.written, again.files) == (200, 1, 200)
+        assert (out / "d3/f3.html").stat().st_ino == inode  # linked, not written
+    assert snapshot(tmp_path / "out-False") == snapshot(tmp_path / "out-True")
+
+
+def test_the_file_making_process_reports_its_error_and_its_death(tmp_path: Path) -> None:
+    from sitegen.writer import _FileMakerProcess
+
+    blocked = tmp_path / "staging-is-a-file"
+    blocked.write_bytes(b"")
+    with _FileMakerProcess(blocked, None) as maker, pytest.raises(OSError):
+        maker.make(safe_relative_path("a/b.html"), b"x")
+        maker.finish()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with _FileMakerProcess(staging, None) as maker, pytest.raises(OutputError, match="stopped"):
+        maker._process.kill()
+        maker.make(safe_relative_path("a.html"), b"x")
+        maker.finish()
 
 
 def test_the_new_output_replaces_the_old_whole(tmp_path: Path) -> None:
