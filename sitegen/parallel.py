@@ -117,6 +117,12 @@ class Background:
             work: tuple[Work, tuple[Any, ...]] = pickle.load(work_file)  # our own file: trusted
             return work
 
+    def _forget_work(self) -> None:
+        """The spawned work's file, no longer needed once the child is done or stopped."""
+        if self._work_file is not None:
+            self._work_file.close()
+            self._work_file = None
+
     def __enter__(self) -> Background:
         return self
 
@@ -162,9 +168,7 @@ class Background:
         self._pid = 0
         result_file, self._file = self._file, None
         if status == 0 and _finished(result_file):
-            if self._work_file is not None:
-                self._work_file.close()
-                self._work_file = None
+            self._forget_work()
             result_file.seek(0)
             return _read_outputs(result_file)
         # The child failed (killed, out of memory, an error): do the work here, where an error is
@@ -177,9 +181,7 @@ class Background:
         """Stop the child when the build ends without its outputs (an error, Ctrl-C)."""
         pid, process, result_file = self._pid, self._process, self._file
         self._pid, self._process, self._file = 0, None, None
-        if self._work_file is not None:
-            self._work_file.close()
-            self._work_file = None
+        self._forget_work()
         if process is not None:
             process.kill()
             process.wait()
