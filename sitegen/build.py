@@ -22,7 +22,7 @@ from .pagecache import PageCache, site_fingerprint
 from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps
 from .papercache import PaperCache
 from .parallel import in_background
-from .related import RememberedRelated, by_id, related_numbers, related_texts
+from .related import RememberedRelated, by_id, related_numbers_once, related_texts
 from .render import (
     copy_static,
     make_environment,
@@ -146,13 +146,19 @@ def index_content(site_dir: Path, options: BuildOptions, watch: Stopwatch) -> In
     )
 
 
+RELATED_ELSEWHERE_FROM = 2000
+"""Papers from which related papers are computed in a process of their own: below, the 0.2 to
+0.3 s a new interpreter takes to start is more than the work (about 0.2 ms a paper)."""
+
+
 def relate(indexed: IndexedSite, cache_dir: Path | None, fork: bool, watch: Stopwatch) -> IndexedSite:
     """The site with its related papers, taken from the cache or computed; with ``fork``, in a
     new process given only each paper's title and words: its working memory (about 700 MB at
     100,000 papers) then neither adds to the papers' nor fragments the parent's heap."""
 
     def compute(texts: Sequence[tuple[str, str]]) -> list[list[int]]:
-        with in_background(_related_numbers, texts, fork=fork, spawn=True) as work:
+        elsewhere = fork and len(texts) >= RELATED_ELSEWHERE_FROM
+        with in_background(related_numbers_once, texts, fork=elsewhere, spawn=True) as work:
             numbers: list[list[int]] = next(iter(work.result()))
             return numbers
 
@@ -163,10 +169,6 @@ def relate(indexed: IndexedSite, cache_dir: Path | None, fork: bool, watch: Stop
     )
     with watch.stage("related"):
         return dataclasses.replace(indexed, site=with_related(indexed.site, find_related))
-
-
-def _related_numbers(texts: Sequence[tuple[str, str]]) -> list[list[list[int]]]:
-    return [related_numbers(texts)]
 
 
 def plan_output(indexed: IndexedSite, watch: Stopwatch) -> Plan:

@@ -121,6 +121,11 @@ def related_numbers(texts: Sequence[tuple[str, str]], limit: int = RELATED_LIMIT
     return _best_matches(signatures, postings, limit)
 
 
+def related_numbers_once(texts: Sequence[tuple[str, str]]) -> list[list[list[int]]]:
+    """``related_numbers`` as the one item of a child process's results (``parallel``)."""
+    return [related_numbers(texts)]
+
+
 def _best_matches(
     signatures: list[list[tuple[float, str]]], postings: dict[str, list[tuple[float, int]]], limit: int
 ) -> list[list[int]]:
