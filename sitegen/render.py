@@ -107,7 +107,7 @@ class CardRenderer:
         data = card[0] + card[1]
         if self._disk.write(data) != len(data):
             raise OSError(errno.ENOSPC, "the temporary folder is full")
-        return _CardOnDisk(offset, len(card[0]), len(card[0]) + len(card[1]))
+        return _CardOnDisk(offset, len(card[0]), len(data))
 
     def _render(self, paper: Any, show_date: bool, heading: str) -> tuple[bytes, bytes] | Markup:
         macros: Any = self._env.get_template(CARD_MACROS).module
