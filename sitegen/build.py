@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from . import urls
 from .citations import CITE_FILE, render_citations
@@ -19,9 +21,9 @@ from .errors import InputError, OutputError, Problem
 from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
 from .pagecache import PageCache, site_fingerprint
-from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps
+from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps, with_related_papers
 from .papercache import PaperCache
-from .parallel import in_background
+from .parallel import Background, in_background
 from .related import RememberedRelated, by_id, related_numbers_once, related_texts
 from .render import (
     copy_static,
@@ -34,7 +36,7 @@ from .render import (
     template_sources,
 )
 from .search import SEARCH_PATHS, Layout, chunked_index, search_documents
-from .site import RelatedFinder, Selection, Site, index_site, select_papers, with_related
+from .site import Selection, Site, index_site, select_papers
 from .stopwatch import Stopwatch
 from .themes import find_theme, template_dirs
 from .writer import Output, PathClaims, WriteReport, write_site
@@ -151,24 +153,104 @@ RELATED_ELSEWHERE_FROM = 2000
 0.3 s a new interpreter takes to start is more than the work (about 0.2 ms a paper)."""
 
 
+class RelatedPapers:
+    """Each paper's related papers, taken from the cache or computed; with ``fork``, in a new
+    process given only each paper's title and words, while this one goes on (``ready`` says when
+    they are known): the work's memory (about 700 MB at 100,000 papers) then neither adds to the
+    papers' nor fragments this process's heap."""
+
+    def __init__(self, site: Site, cache_dir: Path | None, fork: bool) -> None:
+        self._papers = site.papers
+        self._remembered = RememberedRelated(cache_dir) if cache_dir is not None else None
+        self._numbers = self._remembered.lookup(self._papers) if self._remembered is not None else None
+        self._work: Background | None = None
+        if self._numbers is None:
+            texts = related_texts(self._papers)
+            elsewhere = fork and len(texts) >= RELATED_ELSEWHERE_FROM
+            self._work = in_background(related_numbers_once, texts, fork=elsewhere, spawn=True)
+
+    def ready(self) -> bool:
+        """Whether ``site`` can answer without waiting (or computes them here, with no child)."""
+        return self._work is None or self._work.done()
+
+    def site(self, site: Site) -> Site:
+        """``site`` with its related papers, once they are known."""
+        if self._numbers is None:
+            assert self._work is not None
+            with self._work:
+                self._numbers = next(iter(self._work.result()))
+            self._work = None
+            if self._remembered is not None:
+                self._remembered.remember(self._papers, self._numbers)
+        return dataclasses.replace(site, related=by_id(self._papers, self._numbers))
+
+    def __enter__(self) -> RelatedPapers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._work is not None:
+            self._work.cancel()
+
+
 def relate(indexed: IndexedSite, cache_dir: Path | None, fork: bool, watch: Stopwatch) -> IndexedSite:
-    """The site with its related papers, taken from the cache or computed; with ``fork``, in a
-    new process given only each paper's title and words: its working memory (about 700 MB at
-    100,000 papers) then neither adds to the papers' nor fragments the parent's heap."""
+    """The site with its related papers."""
+    with RelatedPapers(indexed.site, cache_dir, fork) as related, watch.stage("related"):
+        return dataclasses.replace(indexed, site=related.site(indexed.site))
 
-    def compute(texts: Sequence[tuple[str, str]]) -> list[list[int]]:
-        elsewhere = fork and len(texts) >= RELATED_ELSEWHERE_FROM
-        with in_background(related_numbers_once, texts, fork=elsewhere, spawn=True) as work:
-            numbers: list[list[int]] = next(iter(work.result()))
-            return numbers
 
-    find_related: RelatedFinder = (
-        RememberedRelated(cache_dir, compute)
-        if cache_dir is not None
-        else lambda papers: by_id(papers, compute(related_texts(papers)))
-    )
-    with watch.stage("related"):
-        return dataclasses.replace(indexed, site=with_related(indexed.site, find_related))
+class PaperPages:
+    """The papers' own pages, rendered beside the list pages: in a process forked as soon as
+    the papers' related papers are known (``beside``), or here with ``-j 1``. They show no
+    cards, so the cards rendered for the lists are not needed there. ``plan`` is the whole plan,
+    related papers included, once they are known."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        related: RelatedPapers,
+        env: jinja2.Environment,
+        page_cache: PageCache | None,
+        fork: bool,
+        watch: Stopwatch,
+    ) -> None:
+        self.plan = plan
+        self._related = related
+        self._env = env
+        self._page_cache = page_cache
+        self._fork = fork
+        self._watch = watch
+        self._work: Background | None = None
+
+    def beside(self, outputs: Iterable[Output]) -> Iterator[Output]:
+        """``outputs``, the papers' pages started (forked) after the first of them made once
+        related papers are known."""
+        for output in outputs:
+            yield output
+            if self._work is None and self._related.ready():
+                self._start()
+
+    def outputs(self) -> Iterator[Output]:
+        if self._work is None:
+            self._start()
+        assert self._work is not None
+        return received(self._work.result(), self._page_cache)
+
+    def _start(self) -> None:
+        with self._watch.stage("related"):  # the wait for them, when they are still being found
+            site = self._related.site(self.plan.site)
+        pages = with_related_papers(self.plan.pages, site.related)
+        self.plan = dataclasses.replace(self.plan, site=site, pages=pages)
+        paper_pages = [page for page in pages if isinstance(page.context, PaperContext)]
+        self._work = in_background(
+            render_pages_elsewhere, paper_pages, self._env, self._page_cache, fork=self._fork
+        )
+
+    def __enter__(self) -> PaperPages:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._work is not None:
+            self._work.cancel()
 
 
 def plan_output(indexed: IndexedSite, watch: Stopwatch) -> Plan:
@@ -200,34 +282,42 @@ def build(
     # Started first, as it takes longest, in a new process given only what it needs: a fork would
     # hold (and count in its memory) every paper, 1.2 GB at 100,000 papers.
     search_work = (search_documents(indexed.site), Layout(), cache_dir, fork)
-    with in_background(chunked_index, *search_work, fork=fork, spawn=True) as search:
+    with (
+        in_background(chunked_index, *search_work, fork=fork, spawn=True) as search,
+        RelatedPapers(indexed.site, cache_dir, fork) as related,
+    ):
         del search_work
-        plan = plan_output(relate(indexed, cache_dir, fork, watch), watch)
+        # Only the papers' own pages show related papers: the rest are planned and rendered
+        # while those are found.
+        plan = plan_output(indexed, watch)
         env = make_environment(plan.config, plan.template_dirs)
         page_cache = (
             PageCache(cache_dir, output_dir, site_fingerprint(template_sources(env), site_values(env)))
             if cache_dir is not None
             else None
         )
-        # Papers' pages show no cards, so the cards rendered for lists are not needed beside them.
-        paper_pages = [page for page in plan.pages if isinstance(page.context, PaperContext)]
         other_pages = [page for page in plan.pages if not isinstance(page.context, PaperContext)]
-        with in_background(render_pages_elsewhere, paper_pages, env, page_cache, fork=fork) as papers:
-            outputs: Iterator[Output] = itertools.chain(
+        with PaperPages(plan, related, env, page_cache, fork, watch) as papers:
+            made_here = itertools.chain(
                 watch.timed("render pages", render_pages, other_pages, env, page_cache),
-                # Rendered beside the other pages when forked: these stages are then only the wait.
-                watch.timed("paper pages", lambda: received(papers.result(), page_cache)),
                 watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
-                watch.timed("search index", search.result),
                 watch.timed("citations", render_citations, plan.site),
                 watch.timed("data export", render_data, plan.site),
                 watch.timed("static files", copy_static, plan.static),
+            )
+            outputs: Iterator[Output] = itertools.chain(
+                papers.beside(made_here),
+                # Made by other processes when forked, and taken last: these stages are then only
+                # the wait for them.
+                watch.timed("search index", search.result),
+                watch.timed("paper pages", papers.outputs),
                 [GITHUB_PAGES_MARKER],
             )
             if progress is not None:
                 outputs = _counted(outputs, progress)
             with watch.stage("write"):
                 written = write_site(outputs, output_dir, separate=fork)
+    plan = papers.plan
     if page_cache is None:
         return BuildReport(plan, written, output_dir, watch.seconds)
     page_cache.save()

@@ -6,7 +6,10 @@ title, its whole context), the site-wide values templates see, every file in the
 folders, and sitegen's own code (``cachefiles.code_fingerprint``). Nothing is tracked: if any input
 differs by a byte, the key differs and the page is rendered. The previous file is used only when
 its bytes still hash to what was rendered for that key, so an output edited by hand, or a cache
-copied without its output, costs a render and never a wrong page.
+copied without its output, costs a render and never a wrong page. A file the system reports as
+the one the last build left (same device, inode, size, modification and status-change times) is
+not even read: the writer links it into the new output as it is. Any write, ``touch``, ``chmod``
+or extra link changes its status-change time, which no program can set back.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import hashlib
 import io
 import json
 import operator
+import os
 import pickle
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +32,10 @@ from typing import Any, BinaryIO
 from . import content, feeds, pages, render, views
 from .cachefiles import code_fingerprint, write_atomically
 from .errors import OutputError
-from .writer import read_regular_file, safe_relative_path
+from .writer import Output, read_regular_file, safe_relative_path
 
 CACHE_FILE = "pages.json"
-FORMAT = "sitegen-pages-1"
+FORMAT = "sitegen-pages-2"
 
 _MODULES_WITH_VIEWS: tuple[ModuleType, ...] = (content, feeds, pages, render, views)
 """Where the records in page contexts are defined; they are hashed field by field (faster than
@@ -114,12 +119,18 @@ def _by_fields(kind: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     return lambda record: (kind, values(record))
 
 
+Record = tuple[str, str, str]
+"""The key a page was rendered from, the hash of its bytes, and (once the output is written) its
+file's identity (``_identity``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PageRecords:
-    pages: dict[str, tuple[str, str]]
-    """Output path → the key its page was rendered from and the hash of its bytes."""
-    reused: int
-    """How many of them came from the last output."""
+    pages: dict[str, Record]
+    """Output path → what its page was rendered from and what its file is."""
+    reused: set[str]
+    """Which of them came from the last output. (Paths, not a count: a process forked part-way
+    through the build hands back what its parent had learnt before the fork too.)"""
 
 
 class PageCache:
@@ -131,21 +142,27 @@ class PageCache:
         self._output_dir = output_dir.absolute()
         self.keys = PageKeys(fingerprint)
         self._previous_dir: Path | None = None
-        self._previous: dict[str, tuple[str, str]] = {}
-        self._current: dict[str, tuple[str, str]] = {}
-        self.reused = 0
+        self._previous: dict[str, Record] = {}
+        self._current: dict[str, Record] = {}
+        self._reused: set[str] = set()
         self._load()
 
-    def previous_bytes(self, path: str, key: bytes) -> bytes | None:
-        """The page's bytes from the last output, if they were rendered from this same key and
-        are still what was rendered."""
+    def previous_output(self, path: str, key: bytes, source: str) -> Output | None:
+        """The page's file from the last output, if it was rendered from this same key and still
+        holds what was rendered: as an ``unchanged`` output when the file is exactly the one the
+        last build left in this output folder, else with its bytes."""
         record = self._previous.get(path)
         if record is None or record[0] != key.hex() or self._previous_dir is None:
             return None
         try:
-            data = read_regular_file(self._previous_dir / safe_relative_path(path), follow_links=False)
+            file = self._previous_dir / safe_relative_path(path)
         except OutputError:
             return None
+        if self._previous_dir == self._output_dir and record[2] and _identity(file) == record[2]:
+            self._current[path] = (record[0], record[1], "")
+            self._reused.add(path)
+            return Output(path, b"", source, unchanged=int(record[2].split(":")[2]))
+        data = read_regular_file(file, follow_links=False)
         if data is None:
             return None
         # Whatever the file is (even one reached through a linked folder), only bytes that hash
@@ -153,30 +170,38 @@ class PageCache:
         digest = _digest(data)
         if digest != record[1]:
             return None
-        self._current[path] = (record[0], digest)
-        self.reused += 1
-        return data
+        self._current[path] = (record[0], digest, "")
+        self._reused.add(path)
+        return Output(path, data, source)
+
+    @property
+    def reused(self) -> int:
+        """How many pages came from the last output."""
+        return len(self._reused)
 
     def rendered(self, path: str, key: bytes | None, data: bytes) -> None:
         if key is not None:
-            self._current[path] = (key.hex(), _digest(data))
+            self._current[path] = (key.hex(), _digest(data), "")
 
     def learnt(self) -> PageRecords:
         """What this cache learnt since it was made (or last asked), let go of here: a second
         process's cache hands it to the parent's with ``take``."""
-        records = PageRecords(self._current, self.reused)
-        self._current, self.reused = {}, 0
+        records = PageRecords(self._current, self._reused)
+        self._current, self._reused = {}, set()
         return records
 
     def take(self, records: PageRecords) -> None:
         self._current.update(records.pages)
-        self.reused += records.reused
+        self._reused |= records.reused
 
     def save(self) -> None:
-        """After the output was written: what it holds now."""
-        if self._current == self._previous and self._previous_dir == self._output_dir:
+        """After the output was written: what it holds now, and what each file is."""
+        pages_by_path = {
+            path: (key, digest, _identity(self._output_dir / path))
+            for path, (key, digest, _) in self._current.items()
+        }
+        if pages_by_path == self._previous and self._previous_dir == self._output_dir:
             return
-        pages_by_path = self._current
 
         def write(file: BinaryIO) -> None:
             data = {"format": FORMAT, "output": str(self._output_dir), "pages": pages_by_path}
@@ -192,15 +217,30 @@ class PageCache:
             folder = Path(data["output"])
             records = data["pages"]
             previous = {
-                path: (key, digest)
-                for path, (key, digest) in records.items()
-                if isinstance(path, str) and isinstance(key, str) and isinstance(digest, str)
+                path: (key, digest, identity)
+                for path, (key, digest, identity) in records.items()
+                if isinstance(path, str)
+                and isinstance(key, str)
+                and isinstance(digest, str)
+                and isinstance(identity, str)
             }
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return
         # Only this output folder or one beside it (``sitegen serve``'s generations) is read.
         if folder.is_absolute() and folder.parent == self._output_dir.parent:
             self._previous_dir, self._previous = folder, previous
+
+
+def _identity(file: Path) -> str:
+    """Which file this is and its state, as the system reports it; empty for anything but a
+    regular file with one link (the only kind the writer reuses)."""
+    try:
+        status = os.lstat(file)
+    except OSError:
+        return ""
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+        return ""
+    return f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
 
 
 def _digest(data: bytes) -> str:

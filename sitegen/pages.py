@@ -6,6 +6,7 @@ by pure functions of the ``Site``; nothing is rendered or written here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -213,7 +214,7 @@ def plan_paper_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
             PaperContext(
                 paper=view,
                 day_url=urls.day(paper.date),
-                related=[views[other.id] for other in site.related[paper.id]],
+                related=[views[other.id] for other in site.related.get(paper.id, ())],
                 source=paper,
                 base_url=site.config.base_url,
             ),
@@ -222,6 +223,25 @@ def plan_paper_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Pag
             description=view.summary,
             lastmod=paper.updated or paper.date,
         )
+
+
+def with_related_papers(pages: Sequence[Page], related: Mapping[str, tuple[Paper, ...]]) -> list[Page]:
+    """``pages`` with their papers' pages given each paper's ``related`` papers: planned before
+    those were known (``build`` finds them while the other pages are planned and rendered)."""
+    views = {
+        page.context.paper.id: page.context.paper for page in pages if isinstance(page.context, PaperContext)
+    }
+    return [
+        dataclasses.replace(
+            page,
+            context=dataclasses.replace(
+                page.context, related=[views[other.id] for other in related[page.context.paper.id]]
+            ),
+        )
+        if isinstance(page.context, PaperContext)
+        else page
+        for page in pages
+    ]
 
 
 def plan_topic_pages(site: Site, views: Mapping[str, PaperView]) -> Iterator[Page]:

@@ -145,6 +145,11 @@ class Background:
         finally:
             os._exit(status)  # never the parent's cleanup, atexit handlers or buffered output
 
+    def done(self) -> bool:
+        """Whether ``result()`` can be had without waiting for a child: there is none, or it
+        has written all its items."""
+        return self._file is None or _finished(self._file)
+
     @property
     def forked(self) -> bool:
         """Whether the work runs in a child process (forked or spawned)."""
@@ -198,8 +203,8 @@ class Background:
 def _write_items(items: Iterable[Any], result_file: Any) -> None:
     # One record per item, so that the parent can take them one at a time.
     for item in items:
-        # An output as its three fields (quicker than a dataclass), anything else alone.
-        record = (item.path, item.data, item.source) if type(item) is Output else (item,)
+        # An output as its four fields (quicker than a dataclass), anything else alone.
+        record = (item.path, item.data, item.source, item.unchanged) if type(item) is Output else (item,)
         pickle.dump(record, result_file, pickle.HIGHEST_PROTOCOL)
     result_file.write(_END)
     result_file.flush()
@@ -237,7 +242,7 @@ def _read_outputs(result_file: Any) -> Iterator[Any]:
                 return
             if not record:  # _END
                 return
-            yield Output(*record) if len(record) == 3 else record[0]
+            yield Output(*record) if len(record) == 4 else record[0]
     finally:
         result_file.close()
 

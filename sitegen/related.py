@@ -208,13 +208,20 @@ class RememberedRelated:
         self._compute = compute
 
     def __call__(self, papers: Sequence[Paper]) -> Mapping[str, tuple[Paper, ...]]:
-        key = _related_key(papers)
-        lists = self._load(key, len(papers))
+        lists = self.lookup(papers)
         if lists is None:
             lists = self._compute(related_texts(papers))
-            data = json.dumps({"format": RELATED_FORMAT, "key": key, "related": lists}, separators=(",", ":"))
-            write_atomically(self._path, lambda file: file.write(data.encode()))
+            self.remember(papers, lists)
         return by_id(papers, lists)
+
+    def lookup(self, papers: Sequence[Paper]) -> list[list[int]] | None:
+        """The related papers' numbers (``related_numbers``) kept for these very papers, if any."""
+        return self._load(_related_key(papers), len(papers))
+
+    def remember(self, papers: Sequence[Paper], lists: list[list[int]]) -> None:
+        data = {"format": RELATED_FORMAT, "key": _related_key(papers), "related": lists}
+        encoded = json.dumps(data, separators=(",", ":")).encode()
+        write_atomically(self._path, lambda file: file.write(encoded))
 
     def _load(self, key: str, count: int) -> list[list[int]] | None:
         try:

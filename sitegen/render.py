@@ -259,9 +259,9 @@ def render_pages(
             path = urls.output_path(page.url)
             key = cache.keys(page) if cache is not None else None
             if cache is not None and key is not None:
-                kept = cache.previous_bytes(path, key)
+                kept = cache.previous_output(path, key, page.source)
                 if kept is not None:
-                    yield Output(path, kept, page.source)
+                    yield kept
                     continue
             try:
                 template = templates.get(page.template) or templates.setdefault(

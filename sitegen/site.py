@@ -6,7 +6,6 @@ Pure functions of the papers and the config; nothing here reads files or renders
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ def index_site(
 ) -> Site:
     """Group papers by day, month, year and topic, in the orders pages show them; ``find_related``
     is ``related_papers`` or one that remembers its results (``RememberedRelated``). With None, the
-    site has no related papers yet: ``with_related`` adds them."""
+    site has no related papers yet (``build.RelatedPapers`` adds them)."""
     ordered = sorted(papers, key=listing_order)
     ordered.sort(key=lambda paper: paper.date, reverse=True)  # stable: keeps listing order per day
 
@@ -151,10 +150,6 @@ def index_site(
         author_slugs=author_slugs,
         related=find_related(ordered) if find_related is not None else MappingProxyType({}),
     )
-
-
-def with_related(site: Site, find_related: RelatedFinder) -> Site:
-    return dataclasses.replace(site, related=find_related(site.papers))
 
 
 def _frozen(groups: dict[K, list[V]]) -> Mapping[K, tuple[V, ...]]:

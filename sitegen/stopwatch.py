@@ -13,7 +13,8 @@ T = TypeVar("T")
 class Stopwatch:
     """Adds up the time spent in named stages. Rendering is lazy (pages are rendered as the writer
     asks for them), so ``timed`` charges each item of an iterator to its own stage as it is
-    produced, and takes that time off the stage that asked for the item (the writer's)."""
+    produced, and takes that time off the stage that asked for the item (the writer's); a stage
+    entered while an item is produced is likewise taken off that item's."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -30,7 +31,10 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.add(name, time.perf_counter() - started - self._taken.pop())
+            seconds = time.perf_counter() - started
+            self.add(name, seconds - self._taken.pop())
+            if self._taken:  # a stage within another's item: not that stage's time too
+                self._taken[-1] += seconds
 
     def timed(self, name: str, produce: Callable[..., Iterable[T]], *args: Any) -> Iterator[T]:
         """``produce(*args)``'s items, its time charged to ``name``, the call itself included
@@ -45,10 +49,11 @@ class Stopwatch:
 
     def _charged(self, name: str, step: Callable[[], T]) -> T:
         started = time.perf_counter()
+        self._taken.append(0.0)
         try:
             return step()
         finally:
             seconds = time.perf_counter() - started
-            self.add(name, seconds)
+            self.add(name, seconds - self._taken.pop())
             if self._taken:
                 self._taken[-1] += seconds

@@ -35,6 +35,14 @@ class Output:
     data: bytes
     source: str
     """What produced it (a page's source or a static file's path), for collision messages."""
+    unchanged: int | None = None
+    """When set, ``data`` is left empty: the previous output's file at ``path`` holds these very
+    bytes, this many of them (``pagecache`` checked it is the file the last build left), and is
+    linked as it is, neither read nor sent between processes."""
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.unchanged is None else self.unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +140,9 @@ def _write_all(
             maker = _FileMakerProcess(staging, previous)
     with maker:
         for output in outputs:
-            maker.make(claims.claim(output.path, output.source), output.data)
+            maker.make(claims.claim(output.path, output.source), output.data, output.unchanged)
             files += 1
-            size += len(output.data)
+            size += output.size
         written = maker.finish()
     return WriteReport(files, size, written)
 
@@ -148,10 +156,16 @@ class _FileMaker:
         self._made_dirs: set[PurePosixPath] = set()
         self.written = 0
 
-    def make(self, relative: PurePosixPath, data: bytes) -> None:
+    def make(self, relative: PurePosixPath, data: bytes, unchanged: int | None = None) -> None:
         if relative.parent not in self._made_dirs:
             os.makedirs(self._staging / relative.parent, exist_ok=True)
             self._made_dirs.add(relative.parent)
+        if unchanged is not None:
+            if self._reusable is None or not self._reusable.link(
+                relative, self._staging / relative, unchanged
+            ):
+                raise OutputError(f"{relative} changed in the output folder while the build ran; build again")
+            return
         if self._reusable is None or not self._reusable.link(relative, self._staging / relative, data):
             # "x": a staging file is new; never write through one that somehow exists already.
             with open(self._staging / relative, "xb") as handle:
@@ -199,12 +213,12 @@ class _FileMakerProcess:
         if sys.platform == "linux":
             with suppress(OSError):  # a larger pipe: fewer waits for either side
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.BATCH_BYTES)
-        self._batch: list[tuple[str, bytes]] = []
+        self._batch: list[tuple[str, bytes, int | None]] = []
         self._held = 0
         self._stopped = False
 
-    def make(self, relative: PurePosixPath, data: bytes) -> None:
-        self._batch.append((str(relative), data))
+    def make(self, relative: PurePosixPath, data: bytes, unchanged: int | None = None) -> None:
+        self._batch.append((str(relative), data, unchanged))
         self._held += len(data) + 64
         if self._held >= self.BATCH_BYTES:
             self._send()
@@ -254,7 +268,7 @@ def make_files(parent: int, result_descriptor: int, staging: str, previous: str 
     closes; then the number of files written, or the first error, to ``result_descriptor``."""
     die_with(parent)
     maker = _FileMaker(Path(staging), Path(previous) if previous is not None else None)
-    failure: OSError | None = None
+    failure: OSError | OutputError | None = None
     with open(0, "rb", closefd=False) as batches:
         while True:
             try:
@@ -264,9 +278,9 @@ def make_files(parent: int, result_descriptor: int, staging: str, previous: str 
             if failure is not None:
                 continue  # read to the end, so that the parent never waits on a full pipe
             try:
-                for relative, data in batch:
-                    maker.make(PurePosixPath(relative), data)
-            except OSError as exc:
+                for relative, data, unchanged in batch:
+                    maker.make(PurePosixPath(relative), data, unchanged)
+            except (OSError, OutputError) as exc:
                 failure = exc
     with os.fdopen(result_descriptor, "wb") as result:
         pickle.dump(failure if failure is not None else maker.written, result)
@@ -289,7 +303,9 @@ class _Reusable:
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
         self._inside: dict[PurePosixPath, bool] = {}
 
-    def link(self, relative: PurePosixPath, new: Path, data: bytes) -> bool:
+    def link(self, relative: PurePosixPath, new: Path, data: bytes | int) -> bool:
+        """Link the old file if it holds ``data``; an ``int`` is the size of bytes known to be
+        the same (``Output.unchanged``), which are then not read."""
         old = self._previous / relative
         try:
             if not self._stays_inside(relative.parent):
@@ -300,8 +316,8 @@ class _Reusable:
                 or status.st_nlink != 1
                 or stat.S_IMODE(status.st_mode) != self._mode
                 or (self._uid is not None and status.st_uid != self._uid)
-                or status.st_size != len(data)
-                or old.read_bytes() != data
+                or status.st_size != (data if isinstance(data, int) else len(data))
+                or (not isinstance(data, int) and old.read_bytes() != data)
             ):
                 return False
             os.link(old, new, follow_symlinks=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -16,9 +17,11 @@ from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_
 from sitegen.content import Author, Paper
 from sitegen.errors import Problem, Severity
 from sitegen.pagecache import CACHE_FILE as PAGES_FILE
-from sitegen.pagecache import PageKeys, pickled
+from sitegen.pagecache import PageCache, PageKeys, pickled, site_fingerprint
 from sitegen.papercache import CACHE_FILE as PAPERS_FILE
 from sitegen.papercache import decode, encode
+from sitegen.render import make_environment, site_values, template_sources
+from sitegen.writer import Output
 
 from .conftest import SiteFactory, paper_text
 from .helpers import snapshot
@@ -137,6 +140,38 @@ def test_an_output_file_edited_by_hand_is_rendered_again(three_papers: Path, tmp
     assert page.read_bytes() == good
 
 
+def test_a_page_file_the_last_build_left_untouched_is_linked_without_being_read(
+    three_papers: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "_site"
+    build_in(three_papers, out)
+    plan = plan_site(three_papers, BuildOptions(output=out))
+    env = make_environment(plan.config, plan.template_dirs)
+    fingerprint = site_fingerprint(template_sources(env), site_values(env))
+    page = next(page for page in plan.pages if page.url == "papers/2401.00001/")
+    path = "papers/2401.00001/index.html"
+    file = out / path
+
+    def kept() -> Output | None:
+        cache = PageCache(three_papers / DEFAULT_CACHE, out, fingerprint)
+        key = cache.keys(page)
+        assert key is not None
+        return cache.previous_output(path, key, "a page")
+
+    untouched = kept()
+    assert untouched == Output(path, b"", "a page", unchanged=file.stat().st_size)
+    # Touched, its status-change time differs: the file is read, and used since its bytes are right.
+    os.utime(file)
+    assert kept() == Output(path, file.read_bytes(), "a page")
+    # Written with other bytes of the same size: read, found wrong, and the page rendered again.
+    file.write_bytes(file.read_bytes().replace(b"Paper 1", b"Paper X"))
+    assert kept() is None
+    # The next build writes the page again, and records the new file.
+    build_in(three_papers, out)
+    assert kept() == Output(path, b"", "a page", unchanged=file.stat().st_size)
+    assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
 @pytest.mark.parametrize(
     ("name", "damage"),
     [
@@ -145,7 +180,7 @@ def test_an_output_file_edited_by_hand_is_rendered_again(three_papers: Path, tmp
         ("papers: a line of junk", lambda data: data + b"\x00\xff not json\n"),
         ("papers: another header", lambda data: b'{"format":"other"}\n' + data.split(b"\n", 1)[1]),
         ("pages: cut short", lambda data: data[: len(data) // 2]),
-        ("pages: wrong types", lambda data: b'{"format":"sitegen-pages-1","output":1,"pages":[1]}'),
+        ("pages: wrong types", lambda data: b'{"format":"sitegen-pages-2","output":1,"pages":[1]}'),
         ("pages: empty", lambda data: b""),
     ],
 )

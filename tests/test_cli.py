@@ -214,7 +214,7 @@ def test_build_quiet_profile_and_the_count_of_files_written(
     assert main(["build", str(site), "--profile"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert re.search(r"\((\d+) files written, 0 unchanged\)$", lines[0])
-    assert [line.split()[0] for line in lines[1:5]] == ["load", "index", "related", "plan"]
+    assert [line.split()[0] for line in lines[1:5]] == ["load", "index", "plan", "render"]
     assert lines[-2].split()[0] == "write"
     assert re.fullmatch(r"  parsed 1 abstract file and rendered (\d+) of \1 pages; .*", lines[-1])
     assert main(["build", str(site), "--profile"]) == 0

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+from sitegen import stopwatch
 from sitegen.build import BuildOptions, build
 
 from .helpers import snapshot
@@ -49,11 +53,29 @@ def test_editing_one_abstract_rewrites_only_what_shows_it(tmp_path: Path) -> Non
     assert len(changed) < len(after) / 10
 
 
+def test_a_stage_entered_while_an_item_is_made_is_not_counted_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Related papers are waited for (a stage) while the list pages render (timed items)."""
+    now = [0.0]
+    monkeypatch.setattr(stopwatch, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    watch = stopwatch.Stopwatch()
+
+    def items() -> Iterator[str]:
+        now[0] += 1  # the item's own second
+        with watch.stage("inner"):
+            now[0] += 2
+        yield "item"
+
+    with watch.stage("outer"):
+        now[0] += 4
+        assert list(watch.timed("item", items)) == ["item"]
+    assert watch.seconds == {"inner": 2, "item": 1, "outer": 4}
+
+
 def test_the_report_times_every_stage(tmp_path: Path) -> None:
     report = build(REPO, BuildOptions(output=tmp_path / "_site"))
     assert list(report.seconds) == [
-        "load", "index", "related", "plan", "render pages", "paper pages", "feeds", "search index", "citations",
-        "data export", "static files", "write",
+        "load", "index", "plan", "render pages", "related", "feeds", "citations", "data export", "static files",
+        "search index", "paper pages", "write",
     ]  # fmt: skip
     assert all(seconds >= 0 for seconds in report.seconds.values())
 

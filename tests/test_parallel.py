@@ -140,6 +140,15 @@ def test_spawned_work_runs_in_a_new_interpreter_and_comes_back_whole(tmp_path: P
         spawned_work.inherited = "changed in the parent, after the import"
         job = Background(spawned_work.work, 1000, os.getpid(), spawn=True)
         assert job.forked
+        slow = Background(spawned_work.slow, spawn=True)
+        import time
+        deadline = time.monotonic() + 60
+        while not job.done():  # its items all written, the child can be read without a wait
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not slow.done()
+        slow.cancel()
+        assert Background(spawned_work.work, 1, os.getpid(), fork=False).done()  # no child to wait for
         items = list(job.result())
         assert [i for i, _, _ in items] == list(range(1000))
         print({{(in_child, seen) for _, in_child, seen in items}})

@@ -71,6 +71,23 @@ def test_a_process_of_its_own_makes_the_same_files_and_links_the_unchanged_ones(
     assert snapshot(tmp_path / "out-False") == snapshot(tmp_path / "out-True")
 
 
+@SEPARATE
+def test_a_file_known_unchanged_is_linked_and_its_loss_stops_the_build(
+    tmp_path: Path, separate: bool
+) -> None:
+    out = tmp_path / "_site"
+    write_site([Output("a/kept.html", b"kept", "first"), Output("gone.html", b"x", "first")], out, separate)
+    inode = (out / "a/kept.html").stat().st_ino
+    report = write_site([Output("a/kept.html", b"", "second", unchanged=4)], out, separate)
+    assert (report.files, report.bytes, report.written) == (1, 4, 0)
+    assert (out / "a/kept.html").stat().st_ino == inode
+    assert snapshot(out) == {"a/kept.html": b"kept"}
+    (out / "a/kept.html").unlink()  # gone between the page cache's look and the writer's
+    with pytest.raises(OutputError, match=r"a/kept\.html changed in the output folder"):
+        write_site([Output("a/kept.html", b"", "third", unchanged=4)], out, separate)
+    assert snapshot(out) == {}
+
+
 def test_the_file_making_process_reports_its_error_and_its_death(tmp_path: Path) -> None:
     from sitegen.writer import _FileMakerProcess
 
