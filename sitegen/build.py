@@ -44,6 +44,9 @@ from .writer import Output, PathClaims, WriteReport, write_site
 CONTENT_DIR = "content"
 DEFAULT_OUTPUT = "_site"
 DEFAULT_CACHE = ".sitegen-cache"
+SPARE_OUTPUT = "spare-output"
+"""The output before the last, kept in the cache folder and brought up to date by the next build
+as its staging folder (``writer.write_site``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +319,8 @@ def build(
             if progress is not None:
                 outputs = _counted(outputs, progress)
             with watch.stage("write"):
-                written = write_site(outputs, output_dir, separate=fork)
+                spare = cache_dir / SPARE_OUTPUT if cache_dir is not None else None
+                written = write_site(outputs, output_dir, separate=fork, spare=spare)
     plan = papers.plan
     if page_cache is None:
         return BuildReport(plan, written, output_dir, watch.seconds)

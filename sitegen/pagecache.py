@@ -233,14 +233,17 @@ class PageCache:
 
 def _identity(file: Path) -> str:
     """Which file this is and its state, as the system reports it; empty for anything but a
-    regular file with one link (the only kind the writer reuses)."""
+    regular file."""
     try:
         status = os.lstat(file)
     except OSError:
         return ""
-    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+    if not stat.S_ISREG(status.st_mode):
         return ""
-    return f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
+    return (
+        f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}:"
+        f"{status.st_nlink}"
+    )
 
 
 def _digest(data: bytes) -> str:

@@ -102,20 +102,57 @@ class PathClaims:
         return relative
 
 
-def write_site(outputs: Iterable[Output], out_dir: Path, separate: bool = False) -> WriteReport:
-    """Write every output into a fresh folder beside ``out_dir`` and swap it in at the end. With
-    ``separate``, a process of its own makes the files while this one makes the next outputs."""
+def write_site(
+    outputs: Iterable[Output], out_dir: Path, separate: bool = False, spare: Path | None = None
+) -> WriteReport:
+    """Write every output into a staging folder beside ``out_dir`` and swap it in at the end. With
+    ``separate``, a process of its own makes the files while this one makes the next outputs.
+
+    With ``spare`` (a folder in the build cache), the previous output is kept there after the
+    swap, and the next build brings that folder up to date as its staging folder: only the files
+    that differ are replaced and the folders that differ made or removed, where a fresh staging
+    folder needs every folder made and every file linked, and the old output removed after the
+    swap (at 10,000 papers, 16,000 folders: 2.8 to 3.6 s to make, 2 s to remove, on this
+    project's machines)."""
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out_dir)
+    previous = out_dir if out_dir.is_dir() else None
+    if spare is not None and not _same_device(spare, out_dir.parent):
+        spare = None  # moving folders to and from it would copy them
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    recycled = previous is not None and spare is not None and _move_folder(spare, staging)
     try:
-        report = _write_all(outputs, staging, out_dir if out_dir.is_dir() else None, separate)
-        _swap_in(staging, out_dir)
+        report = _write_all(outputs, staging, previous, separate, recycled)
+        _swap_in(staging, out_dir, spare)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if spare is None or not _move_folder(staging, spare):  # half brought up to date: still a spare
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _same_device(folder: Path, other: Path) -> bool:
+    """Whether ``folder`` (or the nearest folder holding it that exists) is on ``other``'s disk."""
+    for candidate in (folder, *folder.parents):
+        try:
+            return os.stat(candidate).st_dev == os.stat(other).st_dev
+        except OSError:
+            continue
+    return False
+
+
+def _move_folder(folder: Path, to: Path) -> bool:
+    """Rename the real folder ``folder`` to ``to`` (an empty folder or nothing); False if it is
+    not there, or cannot be moved."""
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return False
+        to.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(folder, to)
+    except OSError:
+        return False
+    return True
 
 
 def _remove_leftovers(out_dir: Path) -> None:
@@ -130,14 +167,16 @@ def _remove_leftovers(out_dir: Path) -> None:
 
 
 def _write_all(
-    outputs: Iterable[Output], staging: Path, previous: Path | None, separate: bool
+    outputs: Iterable[Output], staging: Path, previous: Path | None, separate: bool, recycled: bool
 ) -> WriteReport:
     claims = PathClaims()
     files = size = 0
-    maker: _FileMaker | _FileMakerProcess = _FileMaker(staging, previous)
+    maker: _FileMaker | _FileMakerProcess | None = None
     if separate and sys.executable:
         with suppress(OSError):
-            maker = _FileMakerProcess(staging, previous)
+            maker = _FileMakerProcess(staging, previous, recycled)
+    if maker is None:
+        maker = _FileMaker(staging, previous, recycled)
     with maker:
         for output in outputs:
             maker.make(claims.claim(output.path, output.source), output.data, output.unchanged)
@@ -148,31 +187,59 @@ def _write_all(
 
 
 class _FileMaker:
-    """Makes each file in the staging folder, or links the previous output's same file."""
+    """Makes each file in the staging folder, or links the previous output's same file. A
+    ``recycled`` staging folder holds an older output: a file there is kept only if it is the
+    very file (the same inode) this build would link, replaced otherwise, and whatever this build
+    does not make is removed by ``finish``."""
 
-    def __init__(self, staging: Path, previous: Path | None) -> None:
+    def __init__(self, staging: Path, previous: Path | None, recycled: bool = False) -> None:
         self._staging = staging
         self._reusable = _Reusable(previous) if previous is not None else None
         self._made_dirs: set[PurePosixPath] = set()
+        self._found: dict[str, int] = {}
+        """A recycled staging folder's files not yet made again (path → inode)."""
+        self._found_dirs: set[PurePosixPath] = set()
+        if recycled:
+            self._found, self._found_dirs = _files_and_folders(staging)
         self.written = 0
 
     def make(self, relative: PurePosixPath, data: bytes, unchanged: int | None = None) -> None:
         if relative.parent not in self._made_dirs:
-            os.makedirs(self._staging / relative.parent, exist_ok=True)
-            self._made_dirs.add(relative.parent)
+            if relative.parent not in self._found_dirs:
+                os.makedirs(self._staging / relative.parent, exist_ok=True)
+            self._made_dirs.update((relative.parent, *relative.parent.parents))
+        new = self._staging / relative
+        found = self._found.pop(str(relative), None) if self._found else None
+        old = (
+            self._reusable.usable(relative, data if unchanged is None else unchanged, found)
+            if self._reusable
+            else None
+        )
+        if old is not None and old.st_ino == found:
+            return  # the recycled folder holds this very file already
+        if found is not None:
+            os.unlink(new)
+        if old is not None:
+            with suppress(OSError):  # a file system without hard links: written below
+                os.link(self._reusable.path(relative), new, follow_symlinks=False)  # type: ignore[union-attr]
+                return
         if unchanged is not None:
-            if self._reusable is None or not self._reusable.link(
-                relative, self._staging / relative, unchanged
-            ):
-                raise OutputError(f"{relative} changed in the output folder while the build ran; build again")
-            return
-        if self._reusable is None or not self._reusable.link(relative, self._staging / relative, data):
-            # "x": a staging file is new; never write through one that somehow exists already.
-            with open(self._staging / relative, "xb") as handle:
-                handle.write(data)
-            self.written += 1
+            # Known unchanged, but not linkable (linked elsewhere since, say): its bytes are copied.
+            data = _unchanged_bytes(self._reusable, relative, unchanged)
+        # "x": never write through a file that somehow exists already.
+        with open(new, "xb") as handle:
+            handle.write(data)
+        self.written += 1
 
     def finish(self) -> int:
+        """Files written; a recycled staging folder's files and folders this build did not make
+        are removed first."""
+        for path in self._found:
+            with suppress(FileNotFoundError):
+                os.unlink(self._staging / path)
+        for folder in sorted(self._found_dirs - self._made_dirs, key=lambda folder: len(folder.parts)):
+            shutil.rmtree(self._staging / folder, ignore_errors=True)  # gone with its parent already, or now
+        self._found, self._found_dirs = {}, set()
         return self.written
 
     def __enter__(self) -> _FileMaker:
@@ -180,6 +247,34 @@ class _FileMaker:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+def _files_and_folders(root: Path) -> tuple[dict[str, int], set[PurePosixPath]]:
+    """A recycled staging folder's regular files (path → inode) and folders; anything else in it
+    (a link, a pipe) is removed, so that nothing is ever written through it."""
+    files: dict[str, int] = {}
+    folders: set[PurePosixPath] = set()
+    pending = [PurePosixPath()]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(root / folder) as entries:
+            for entry in entries:
+                relative = folder / entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.add(relative)
+                    pending.append(relative)
+                elif entry.is_file(follow_symlinks=False):
+                    files[str(relative)] = entry.inode()
+                else:
+                    os.unlink(entry.path)
+    return files, folders
+
+
+def _unchanged_bytes(reusable: _Reusable | None, relative: PurePosixPath, size: int) -> bytes:
+    data = read_regular_file(reusable.path(relative), follow_links=False) if reusable is not None else None
+    if data is None or len(data) != size:
+        raise OutputError(f"{relative} changed in the output folder while the build ran; build again")
+    return data
 
 
 class _FileMakerProcess:
@@ -190,11 +285,11 @@ class _FileMakerProcess:
 
     BATCH_BYTES = 1 << 20
 
-    def __init__(self, staging: Path, previous: Path | None) -> None:
+    def __init__(self, staging: Path, previous: Path | None, recycled: bool = False) -> None:
         self._result = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish() or __exit__
         code = (
             f"import sitegen.writer as w; w.make_files({os.getpid()}, {self._result.fileno()}, "
-            f"{str(staging)!r}, {str(previous) if previous is not None else None!r})"
+            f"{str(staging)!r}, {str(previous) if previous is not None else None!r}, {recycled!r})"
         )
         try:
             self._process = subprocess.Popen(
@@ -263,12 +358,17 @@ class _FileMakerProcess:
         self._result.close()
 
 
-def make_files(parent: int, result_descriptor: int, staging: str, previous: str | None) -> None:
+def make_files(
+    parent: int, result_descriptor: int, staging: str, previous: str | None, recycled: bool = False
+) -> None:
     """``_FileMakerProcess``'s child: batches of ``(path, bytes)`` from standard input, until it
     closes; then the number of files written, or the first error, to ``result_descriptor``."""
     die_with(parent)
-    maker = _FileMaker(Path(staging), Path(previous) if previous is not None else None)
     failure: OSError | OutputError | None = None
+    try:
+        maker = _FileMaker(Path(staging), Path(previous) if previous is not None else None, recycled)
+    except OSError as exc:
+        failure = exc
     with open(0, "rb", closefd=False) as batches:
         while True:
             try:
@@ -282,17 +382,23 @@ def make_files(parent: int, result_descriptor: int, staging: str, previous: str 
                     maker.make(PurePosixPath(relative), data, unchanged)
             except (OSError, OutputError) as exc:
                 failure = exc
+    if failure is None:
+        try:
+            written = maker.finish()
+        except OSError as exc:
+            failure = exc
     with os.fdopen(result_descriptor, "wb") as result:
-        pickle.dump(failure if failure is not None else maker.written, result)
+        pickle.dump(failure if failure is not None else written, result)
 
 
 class _Reusable:
     """The previous output's files, hard-linked into the new output when their bytes are the
     same: an unchanged file keeps its inode and modification time, so deploy tools and ``rsync``
     see that nothing changed, and nothing is written. Only a file exactly as a build writes it is
-    reused: a regular file inside the old output (no symlink on the way), with one link, owned by
-    this user, with the mode a new file gets. Anything else (edited, chmod-ed, linked elsewhere)
-    is written afresh, so a full rebuild still repairs the output."""
+    reused: a regular file inside the old output (no symlink on the way), owned by this user,
+    with the mode a new file gets, and with one link, or two when the other is the spare output's
+    (``write_site``). Anything else (edited, chmod-ed, linked elsewhere) is written afresh, so a
+    full rebuild still repairs the output."""
 
     def __init__(self, previous: Path) -> None:
         self._previous = previous
@@ -303,27 +409,33 @@ class _Reusable:
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
         self._inside: dict[PurePosixPath, bool] = {}
 
-    def link(self, relative: PurePosixPath, new: Path, data: bytes | int) -> bool:
-        """Link the old file if it holds ``data``; an ``int`` is the size of bytes known to be
-        the same (``Output.unchanged``), which are then not read."""
+    def path(self, relative: PurePosixPath) -> Path:
+        return self._previous / relative
+
+    def usable(
+        self, relative: PurePosixPath, data: bytes | int, spare_inode: int | None
+    ) -> os.stat_result | None:
+        """The old file's status if it can be linked as the new one: it holds ``data`` (an
+        ``int`` is the size of bytes known to be the same, ``Output.unchanged``, not read then),
+        and its one other link, if any, is the spare output's file at the same path, whose inode
+        is ``spare_inode``."""
         old = self._previous / relative
         try:
             if not self._stays_inside(relative.parent):
-                return False
+                return None
             status = old.lstat()
             if (
                 not stat.S_ISREG(status.st_mode)
-                or status.st_nlink != 1
+                or not (status.st_nlink == 1 or (status.st_nlink == 2 and status.st_ino == spare_inode))
                 or stat.S_IMODE(status.st_mode) != self._mode
                 or (self._uid is not None and status.st_uid != self._uid)
                 or status.st_size != (data if isinstance(data, int) else len(data))
                 or (not isinstance(data, int) and old.read_bytes() != data)
             ):
-                return False
-            os.link(old, new, follow_symlinks=False)
-        except OSError:  # gone, unreadable, or a file system without hard links: write it
-            return False
-        return True
+                return None
+        except OSError:  # gone or unreadable: written afresh
+            return None
+        return status
 
     def _stays_inside(self, folder: PurePosixPath) -> bool:
         """No folder on the way is a symlink out of (or within) the old output."""
@@ -334,15 +446,15 @@ class _Reusable:
         return known
 
 
-def _swap_in(staging: Path, out_dir: Path) -> None:
+def _swap_in(staging: Path, out_dir: Path, spare: Path | None = None) -> None:
     """Replace ``out_dir`` by ``staging`` so that, whenever the process dies, ``out_dir`` holds
-    either the old site or the new one, whole."""
+    either the old site or the new one, whole. The old site is then kept as ``spare``, or removed."""
     os.chmod(staging, 0o755)
     if not out_dir.exists():
         os.rename(staging, out_dir)
         return
     if _exchange(staging, out_dir):
-        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous site
+        _retire(staging, spare)  # now holds the previous site
         return
     # Without an atomic exchange there is a moment with no out_dir; the old site is then in
     # .NAME.old-*, and the next build's _remove_leftovers keeps it until out_dir exists again.
@@ -350,7 +462,12 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
     os.rmdir(retired)
     os.rename(out_dir, retired)
     os.rename(staging, out_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    _retire(retired, spare)
+
+
+def _retire(old_site: Path, spare: Path | None) -> None:
+    if spare is None or not _move_folder(old_site, spare):
+        shutil.rmtree(old_site, ignore_errors=True)
 
 
 _RENAME_EXCHANGE = 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,81 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@SEPARATE
+def test_a_spare_output_is_brought_up_to_date_and_nothing_of_it_leaks(tmp_path: Path, separate: bool) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    first = [
+        Output("kept.html", b"kept", "x"),
+        Output("old/gone.html", b"gone", "x"),
+        Output("a/b.html", b"1", "x"),
+    ]
+    write_site(first, out, separate, spare)
+    assert not spare.exists()  # no previous output to keep
+    second = [
+        Output("kept.html", b"kept", "x"),
+        Output("a/b.html", b"2", "x"),
+        Output("new/c.html", b"c", "x"),
+    ]
+    write_site(second, out, separate, spare)
+    assert snapshot(spare) == {"kept.html": b"kept", "old/gone.html": b"gone", "a/b.html": b"1"}
+    # What a spare should not hold: a stray file and folder, and a link out of it.
+    (spare / "stray.html").write_bytes(b"stray")
+    (spare / "stray/deep").mkdir(parents=True)
+    outside = tmp_path / "outside.html"
+    outside.write_bytes(b"outside")
+    (spare / "new").mkdir()
+    (spare / "new/c.html").symlink_to(outside)
+    inode = (out / "kept.html").stat().st_ino
+    third = [
+        Output("kept.html", b"", "x", unchanged=4),
+        Output("a/b.html", b"3", "x"),
+        Output("new/c.html", b"c", "x"),
+        Output("old/gone.html", b"back", "x"),
+    ]
+    report = write_site(third, out, separate, spare)
+    assert snapshot(out) == {
+        "kept.html": b"kept",
+        "a/b.html": b"3",
+        "new/c.html": b"c",
+        "old/gone.html": b"back",
+    }
+    assert not (out / "stray").exists() and not (out / "new/c.html").is_symlink()
+    assert outside.read_bytes() == b"outside"
+    assert (out / "kept.html").stat().st_ino == inode and report.written == 2  # a/b.html, old/gone.html
+    assert snapshot(spare) == {"kept.html": b"kept", "a/b.html": b"2", "new/c.html": b"c"}
+    again = write_site(third, out, separate, spare)
+    assert snapshot(out) == {
+        "kept.html": b"kept",
+        "a/b.html": b"3",
+        "new/c.html": b"c",
+        "old/gone.html": b"back",
+    }
+    assert again.written == 0
+
+
+def test_a_build_that_fails_keeps_the_output_and_the_spare(tmp_path: Path) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    for data in (b"1", b"2"):
+        write_site([Output("a.html", data, "x")], out, spare=spare)
+
+    def outputs() -> Iterator[Output]:
+        yield Output("a.html", b"3", "x")
+        raise RuntimeError("a template error")
+
+    with pytest.raises(RuntimeError):
+        write_site(outputs(), out, spare=spare)
+    assert snapshot(out) == {"a.html": b"2"}
+    assert spare.is_dir()  # half brought up to date, and still a spare
+    write_site([Output("b.html", b"b", "x")], out, spare=spare)
+    assert snapshot(out) == {"b.html": b"b"}
+
+
+def test_a_file_known_unchanged_but_linked_elsewhere_is_copied(tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    write_site([Output("a.html", b"same", "x")], out)
+    os.link(out / "a.html", tmp_path / "elsewhere.html")
+    write_site([Output("a.html", b"", "x", unchanged=4)], out)
+    assert snapshot(out) == {"a.html": b"same"}
+    assert (out / "a.html").stat().st_ino != (tmp_path / "elsewhere.html").stat().st_ino
