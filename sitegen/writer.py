@@ -199,16 +199,25 @@ class _FileMaker:
         self._found: dict[str, int] = {}
         """A recycled staging folder's files not yet made again (path → inode)."""
         self._found_dirs: set[PurePosixPath] = set()
+        self._recycled = recycled
         if recycled:
             self._found, self._found_dirs = _files_and_folders(staging)
         self.written = 0
 
     def make(self, relative: PurePosixPath, data: bytes, unchanged: int | None = None) -> None:
         if relative.parent not in self._made_dirs:
+            folders = (relative.parent, *relative.parent.parents)
+            if self._recycled:
+                for folder in folders:  # a file where this build needs a folder goes
+                    if self._found.pop(str(folder), None) is not None:
+                        os.unlink(self._staging / folder)
             if relative.parent not in self._found_dirs:
                 os.makedirs(self._staging / relative.parent, exist_ok=True)
-            self._made_dirs.update((relative.parent, *relative.parent.parents))
+            self._made_dirs.update(folders)
         new = self._staging / relative
+        if self._recycled and relative in self._found_dirs:  # a folder where it needs a file
+            shutil.rmtree(new)
+            self._found_dirs.discard(relative)
         found = self._found.pop(str(relative), None) if self._found else None
         old = (
             self._reusable.usable(relative, data if unchanged is None else unchanged, found)
@@ -235,7 +244,7 @@ class _FileMaker:
         """Files written; a recycled staging folder's files and folders this build did not make
         are removed first."""
         for path in self._found:
-            with suppress(FileNotFoundError):
+            with suppress(FileNotFoundError, NotADirectoryError):  # gone with a folder, or under a file now
                 os.unlink(self._staging / path)
         for folder in sorted(self._found_dirs - self._made_dirs, key=lambda folder: len(folder.parts)):
             shutil.rmtree(self._staging / folder, ignore_errors=True)  # gone with its parent already, or now

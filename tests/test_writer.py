@@ -250,3 +250,15 @@ def test_a_file_known_unchanged_but_linked_elsewhere_is_copied(tmp_path: Path) -
     write_site([Output("a.html", b"", "x", unchanged=4)], out)
     assert snapshot(out) == {"a.html": b"same"}
     assert (out / "a.html").stat().st_ino != (tmp_path / "elsewhere.html").stat().st_ino
+
+
+def test_a_spare_whose_files_became_folders_and_folders_files_is_brought_up_to_date(tmp_path: Path) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    shapes = [
+        [Output("a", b"file a", "x"), Output("b/c.html", b"c", "x"), Output("b/d/e.html", b"e", "x")],
+        [Output("a/index.html", b"folder a", "x"), Output("b", b"file b", "x")],
+        [Output("a", b"file a again", "x"), Output("b/d/e.html", b"e again", "x")],
+    ]
+    for outputs in (*shapes, *shapes):
+        write_site(outputs, out, True, spare)
+        assert snapshot(out) == {output.path: output.data for output in outputs}
