@@ -231,6 +231,8 @@ class PaperPages:
             yield output
             if self._work is None and self._related.ready():
                 self._start()
+        if self._work is None:  # started now, waiting for related papers, not after the search index
+            self._start()
 
     def outputs(self) -> Iterator[Output]:
         if self._work is None:
@@ -277,10 +279,12 @@ def build(
     """Build the site in ``site_dir``: plan every page, render it, write the lot atomically.
     ``progress`` is told how many files are done, as each one is."""
     watch = Stopwatch()
-    indexed = index_content(site_dir, options, watch)
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
-    check_output_folder(site_dir, output_dir)
     cache_dir = cache_folder(site_dir, options)
+    if cache_dir is not None:
+        check_cache_folder(cache_dir, output_dir)  # before loading, which writes to the cache
+    indexed = index_content(site_dir, options, watch)
+    check_output_folder(site_dir, output_dir)
     fork = options.jobs != 1
     # Started first, as it takes longest, in a new process given only what it needs: a fork would
     # hold (and count in its memory) every paper, 1.2 GB at 100,000 papers.
@@ -372,6 +376,17 @@ def check_output_folder(site_dir: Path, output: Path) -> None:
         raise OutputError(
             f"output folder {output} is not empty and was not made by sitegen (it has no "
             f"{GITHUB_PAGES_MARKER.path}); every build replaces it whole, so choose a new or empty folder"
+        )
+
+
+def check_cache_folder(cache_dir: Path, output: Path) -> None:
+    """The output folder is replaced whole and the cache keeps the one it replaces: neither may
+    hold the other."""
+    cache, out = cache_dir.resolve(), output.resolve()
+    if cache == out or out in cache.parents or cache in out.parents:
+        raise OutputError(
+            f"cache folder {cache_dir} and output folder {output} are one inside the other; "
+            "every build replaces the output whole, so keep them apart"
         )
 
 

@@ -134,8 +134,8 @@ class PageRecords:
 
 
 class PageCache:
-    """What each page's file was rendered from (its key) and the hash of its bytes, for the
-    output folder the last build wrote."""
+    """What each page's file was rendered from (its key), the hash of its bytes and which file
+    holds them (``_identity``), for the output folder the last build wrote."""
 
     def __init__(self, folder: Path, output_dir: Path, fingerprint: bytes) -> None:
         self._path = folder / CACHE_FILE

@@ -283,7 +283,11 @@ def render_pages_elsewhere(
     pages: Iterable[Page], env: jinja2.Environment, cache: PageCache | None = None
 ) -> Iterator[Output | PageRecords]:
     """``render_pages`` for a second process: its outputs, then what its copy of the cache learnt,
-    for ``received`` to give the parent's."""
+    for ``received`` to give the parent's. A fork's copy of the parent's cards is let go first:
+    their temporary file is the parent's too, and adding to it from both would mix them."""
+    card = env.globals.get("card")
+    if isinstance(card, CardRenderer):
+        card.forget()
     yield from render_pages(pages, env, cache)
     if cache is not None:
         yield cache.learnt()

@@ -15,12 +15,18 @@ import pytest
 
 from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_site
 from sitegen.content import Author, Paper
-from sitegen.errors import Problem, Severity
+from sitegen.errors import OutputError, Problem, Severity
 from sitegen.pagecache import CACHE_FILE as PAGES_FILE
 from sitegen.pagecache import PageCache, PageKeys, pickled, site_fingerprint
 from sitegen.papercache import CACHE_FILE as PAPERS_FILE
 from sitegen.papercache import decode, encode
-from sitegen.render import make_environment, site_values, template_sources
+from sitegen.render import (
+    CardRenderer,
+    make_environment,
+    render_pages_elsewhere,
+    site_values,
+    template_sources,
+)
 from sitegen.writer import Output
 
 from .conftest import SiteFactory, paper_text
@@ -300,3 +306,27 @@ def test_templates_are_read_once_through_linked_folders_and_past_dangling_links(
     again = build_in(three_papers, out)
     assert "<p>second note</p>" in (out / "404.html").read_text()
     assert again.pages_reused == 0  # a template changed: every page is rendered
+
+
+def test_a_forked_renderer_lets_go_of_the_cards_it_was_forked_with(three_papers: Path) -> None:
+    """Their temporary file is the parent's too: adding cards to it from both would mix them."""
+    plan = plan_site(three_papers, BuildOptions(cache=False))
+    env = make_environment(plan.config, plan.template_dirs)
+    card = env.globals["card"]
+    spilling = CardRenderer(env, in_memory=0)
+    env.globals["card"] = spilling
+    day = next(page for page in plan.pages if page.template == "day.html")
+    assert list(render_pages_elsewhere([], env)) == []  # nothing kept, nothing to forget
+    spilling(day.context["papers"][0])
+    assert len(spilling) == 1 and spilling._disk is not None
+    assert list(render_pages_elsewhere([], env)) == []
+    assert len(spilling) == 0 and spilling._disk is None
+    assert isinstance(card, CardRenderer)
+
+
+def test_a_cache_folder_inside_the_output_is_refused(three_papers: Path, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    with pytest.raises(OutputError, match="one inside the other"):
+        build_in(three_papers, out, cache_dir=out / ".cache")
+    with pytest.raises(OutputError, match="one inside the other"):
+        build_in(three_papers, tmp_path / "cache/_site", cache_dir=tmp_path / "cache")

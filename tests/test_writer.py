@@ -238,9 +238,24 @@ def test_a_build_that_fails_keeps_the_output_and_the_spare(tmp_path: Path) -> No
     with pytest.raises(RuntimeError):
         write_site(outputs(), out, spare=spare)
     assert snapshot(out) == {"a.html": b"2"}
-    assert spare.is_dir()  # half brought up to date, and still a spare
+    assert not spare.exists()  # whatever failed in it could fail again: the next build starts afresh
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["_site", "cache"]
     write_site([Output("b.html", b"b", "x")], out, spare=spare)
     assert snapshot(out) == {"b.html": b"b"}
+
+
+def test_a_spare_s_folders_get_the_mode_a_new_folder_gets(tmp_path: Path) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    outputs = [Output("a/b/c.html", b"c", "x")]
+    mask = os.umask(0o022)
+    try:
+        write_site(outputs, out, spare=spare)
+        (out / "a").chmod(0o700)
+        for _ in range(3):
+            write_site(outputs, out, spare=spare)
+            assert [(out / name).stat().st_mode & 0o777 for name in ("a", "a/b")] == [0o755, 0o755]
+    finally:
+        os.umask(mask)
 
 
 def test_a_file_known_unchanged_but_linked_elsewhere_is_copied(tmp_path: Path) -> None:
