@@ -20,9 +20,7 @@ import hashlib
 import io
 import json
 import operator
-import os
 import pickle
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any, BinaryIO
 from . import content, feeds, pages, render, views
 from .cachefiles import code_fingerprint, write_atomically
 from .errors import OutputError
-from .writer import Output, read_regular_file, safe_relative_path
+from .writer import Output, file_identity, read_regular_file, safe_relative_path
 
 CACHE_FILE = "pages.json"
 FORMAT = "sitegen-pages-2"
@@ -121,7 +119,7 @@ def _by_fields(kind: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
 
 Record = tuple[str, str, str]
 """The key a page was rendered from, the hash of its bytes, and (once the output is written) its
-file's identity (``_identity``)."""
+file's identity (``writer.file_identity``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +133,7 @@ class PageRecords:
 
 class PageCache:
     """What each page's file was rendered from (its key), the hash of its bytes and which file
-    holds them (``_identity``), for the output folder the last build wrote."""
+    holds them (``writer.file_identity``), for the output folder the last build wrote."""
 
     def __init__(self, folder: Path, output_dir: Path, fingerprint: bytes) -> None:
         self._path = folder / CACHE_FILE
@@ -158,10 +156,10 @@ class PageCache:
             file = self._previous_dir / safe_relative_path(path)
         except OutputError:
             return None
-        if self._previous_dir == self._output_dir and record[2] and _identity(file) == record[2]:
+        if self._previous_dir == self._output_dir and record[2] and file_identity(file) == record[2]:
             self._current[path] = (record[0], record[1], "")
             self._reused.add(path)
-            return Output(path, b"", source, unchanged=int(record[2].split(":")[2]))
+            return Output(path, b"", source, unchanged=record[2])
         data = read_regular_file(file, follow_links=False)
         if data is None:
             return None
@@ -197,7 +195,7 @@ class PageCache:
     def save(self) -> None:
         """After the output was written: what it holds now, and what each file is."""
         pages_by_path = {
-            path: (key, digest, _identity(self._output_dir / path))
+            path: (key, digest, file_identity(self._output_dir / path))
             for path, (key, digest, _) in self._current.items()
         }
         if pages_by_path == self._previous and self._previous_dir == self._output_dir:
@@ -229,21 +227,6 @@ class PageCache:
         # Only this output folder or one beside it (``sitegen serve``'s generations) is read.
         if folder.is_absolute() and folder.parent == self._output_dir.parent:
             self._previous_dir, self._previous = folder, previous
-
-
-def _identity(file: Path) -> str:
-    """Which file this is and its state, as the system reports it; empty for anything but a
-    regular file."""
-    try:
-        status = os.lstat(file)
-    except OSError:
-        return ""
-    if not stat.S_ISREG(status.st_mode):
-        return ""
-    return (
-        f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}:"
-        f"{status.st_nlink}"
-    )
 
 
 def _digest(data: bytes) -> str:

@@ -36,14 +36,34 @@ class Output:
     data: bytes
     source: str
     """What produced it (a page's source or a static file's path), for collision messages."""
-    unchanged: int | None = None
+    unchanged: str | None = None
     """When set, ``data`` is left empty: the previous output's file at ``path`` holds these very
-    bytes, this many of them (``pagecache`` checked it is the file the last build left), and is
-    linked as it is, neither read nor sent between processes."""
+    bytes (``pagecache`` found it is the file the last build left), and is linked as it is,
+    neither read nor sent between processes, if it still has this ``file_identity``."""
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.unchanged is None else self.unchanged
+        return len(self.data) if self.unchanged is None else int(self.unchanged.split(":")[2])
+
+
+def file_identity(path: str | Path) -> str:
+    """Which file this is and its state, as the system reports it (device, inode, size,
+    modification and status-change times, link count); empty for anything but a regular file.
+    Any write, ``touch``, ``chmod`` or link changes the status-change time, which no program can
+    set back."""
+    try:
+        return _identity(os.lstat(path))
+    except OSError:
+        return ""
+
+
+def _identity(status: os.stat_result) -> str:
+    if not stat.S_ISREG(status.st_mode):
+        return ""
+    return (
+        f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}:"
+        f"{status.st_nlink}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +234,7 @@ class _FileMaker:
             self._found, self._found_dirs = _files_and_folders(staging, _new_folder_mode())
         self.written = 0
 
-    def make(self, relative: PurePosixPath, data: bytes, unchanged: int | None = None) -> None:
+    def make(self, relative: PurePosixPath, data: bytes, unchanged: str | None = None) -> None:
         if relative.parent not in self._made_dirs:
             folders = (relative.parent, *relative.parent.parents)
             if self._recycled:
@@ -298,11 +318,13 @@ def _files_and_folders(root: Path, folder_mode: int) -> tuple[dict[str, int], se
     return files, folders
 
 
-def _unchanged_bytes(reusable: _Reusable | None, relative: PurePosixPath, size: int) -> bytes:
-    data = read_regular_file(reusable.path(relative), follow_links=False) if reusable is not None else None
-    if data is None or len(data) != size:
-        raise OutputError(f"{relative} changed in the output folder while the build ran; build again")
-    return data
+def _unchanged_bytes(reusable: _Reusable | None, relative: PurePosixPath, identity: str) -> bytes:
+    """The bytes of a file known unchanged, if it still is (checked before and after reading)."""
+    if reusable is not None and file_identity(reusable.path(relative)) == identity:
+        data = read_regular_file(reusable.path(relative), follow_links=False)
+        if data is not None and file_identity(reusable.path(relative)) == identity:
+            return data
+    raise OutputError(f"{relative} changed in the output folder while the build ran; build again")
 
 
 class _FileMakerProcess:
@@ -336,11 +358,11 @@ class _FileMakerProcess:
         if sys.platform == "linux":
             with suppress(OSError):  # a larger pipe: fewer waits for either side
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.BATCH_BYTES)
-        self._batch: list[tuple[str, bytes, int | None]] = []
+        self._batch: list[tuple[str, bytes, str | None]] = []
         self._held = 0
         self._stopped = False
 
-    def make(self, relative: PurePosixPath, data: bytes, unchanged: int | None = None) -> None:
+    def make(self, relative: PurePosixPath, data: bytes, unchanged: str | None = None) -> None:
         self._batch.append((str(relative), data, unchanged))
         self._held += len(data) + 64
         if self._held >= self.BATCH_BYTES:
@@ -442,12 +464,12 @@ class _Reusable:
         return self._previous / relative
 
     def usable(
-        self, relative: PurePosixPath, data: bytes | int, spare_inode: int | None
+        self, relative: PurePosixPath, data: bytes | str, spare_inode: int | None
     ) -> os.stat_result | None:
-        """The old file's status if it can be linked as the new one: it holds ``data`` (an
-        ``int`` is the size of bytes known to be the same, ``Output.unchanged``, not read then),
-        and its one other link, if any, is the spare output's file at the same path, whose inode
-        is ``spare_inode``."""
+        """The old file's status if it can be linked as the new one: it holds ``data`` (a ``str``
+        is the ``file_identity`` of a file known to hold the same bytes, ``Output.unchanged``,
+        not read then), and its one other link, if any, is the spare output's file at the same
+        path, whose inode is ``spare_inode``."""
         old = self._previous / relative
         try:
             if not self._stays_inside(relative.parent):
@@ -458,8 +480,8 @@ class _Reusable:
                 or not (status.st_nlink == 1 or (status.st_nlink == 2 and status.st_ino == spare_inode))
                 or stat.S_IMODE(status.st_mode) != self._mode
                 or (self._uid is not None and status.st_uid != self._uid)
-                or status.st_size != (data if isinstance(data, int) else len(data))
-                or (not isinstance(data, int) and old.read_bytes() != data)
+                or (isinstance(data, str) and _identity(status) != data)
+                or (isinstance(data, bytes) and (status.st_size != len(data) or old.read_bytes() != data))
             ):
                 return None
         except OSError:  # gone or unreadable: written afresh

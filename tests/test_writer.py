@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.errors import OutputError
-from sitegen.writer import Output, safe_relative_path, write_site
+from sitegen.writer import Output, file_identity, safe_relative_path, write_site
 
 from .helpers import snapshot
 
@@ -79,14 +79,16 @@ def test_a_file_known_unchanged_is_linked_and_its_loss_stops_the_build(
     out = tmp_path / "_site"
     write_site([Output("a/kept.html", b"kept", "first"), Output("gone.html", b"x", "first")], out, separate)
     inode = (out / "a/kept.html").stat().st_ino
-    report = write_site([Output("a/kept.html", b"", "second", unchanged=4)], out, separate)
+    kept = Output("a/kept.html", b"", "second", unchanged=file_identity(out / "a/kept.html"))
+    report = write_site([kept], out, separate)
     assert (report.files, report.bytes, report.written) == (1, 4, 0)
     assert (out / "a/kept.html").stat().st_ino == inode
     assert snapshot(out) == {"a/kept.html": b"kept"}
-    (out / "a/kept.html").unlink()  # gone between the page cache's look and the writer's
+    kept = Output("a/kept.html", b"", "third", unchanged=file_identity(out / "a/kept.html"))
+    (out / "a/kept.html").write_bytes(b"edit")  # between the page cache's look and the writer's
     with pytest.raises(OutputError, match=r"a/kept\.html changed in the output folder"):
-        write_site([Output("a/kept.html", b"", "third", unchanged=4)], out, separate)
-    assert snapshot(out) == {}
+        write_site([kept], out, separate)
+    assert snapshot(out) == {"a/kept.html": b"edit"}
 
 
 def test_the_file_making_process_reports_its_error_and_its_death(tmp_path: Path) -> None:
@@ -199,13 +201,16 @@ def test_a_spare_output_is_brought_up_to_date_and_nothing_of_it_leaks(tmp_path: 
     (spare / "new").mkdir()
     (spare / "new/c.html").symlink_to(outside)
     inode = (out / "kept.html").stat().st_ino
-    third = [
-        Output("kept.html", b"", "x", unchanged=4),
-        Output("a/b.html", b"3", "x"),
-        Output("new/c.html", b"c", "x"),
-        Output("old/gone.html", b"back", "x"),
-    ]
-    report = write_site(third, out, separate, spare)
+
+    def third() -> list[Output]:
+        return [
+            Output("kept.html", b"", "x", unchanged=file_identity(out / "kept.html")),
+            Output("a/b.html", b"3", "x"),
+            Output("new/c.html", b"c", "x"),
+            Output("old/gone.html", b"back", "x"),
+        ]
+
+    report = write_site(third(), out, separate, spare)
     assert snapshot(out) == {
         "kept.html": b"kept",
         "a/b.html": b"3",
@@ -216,7 +221,7 @@ def test_a_spare_output_is_brought_up_to_date_and_nothing_of_it_leaks(tmp_path: 
     assert outside.read_bytes() == b"outside"
     assert (out / "kept.html").stat().st_ino == inode and report.written == 2  # a/b.html, old/gone.html
     assert snapshot(spare) == {"kept.html": b"kept", "a/b.html": b"2", "new/c.html": b"c"}
-    again = write_site(third, out, separate, spare)
+    again = write_site(third(), out, separate, spare)
     assert snapshot(out) == {
         "kept.html": b"kept",
         "a/b.html": b"3",
@@ -262,7 +267,7 @@ def test_a_file_known_unchanged_but_linked_elsewhere_is_copied(tmp_path: Path) -
     out = tmp_path / "_site"
     write_site([Output("a.html", b"same", "x")], out)
     os.link(out / "a.html", tmp_path / "elsewhere.html")
-    write_site([Output("a.html", b"", "x", unchanged=4)], out)
+    write_site([Output("a.html", b"", "x", unchanged=file_identity(out / "a.html"))], out)
     assert snapshot(out) == {"a.html": b"same"}
     assert (out / "a.html").stat().st_ino != (tmp_path / "elsewhere.html").stat().st_ino
 
