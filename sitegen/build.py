@@ -280,11 +280,11 @@ def build(
     ``progress`` is told how many files are done, as each one is."""
     watch = Stopwatch()
     output_dir = options.output or site_dir / DEFAULT_OUTPUT
+    check_output_folder(site_dir, output_dir)
     cache_dir = cache_folder(site_dir, options)
     if cache_dir is not None:
         check_cache_folder(cache_dir, output_dir)  # before loading, which writes to the cache
     indexed = index_content(site_dir, options, watch)
-    check_output_folder(site_dir, output_dir)
     fork = options.jobs != 1
     # Started first, as it takes longest, in a new process given only what it needs: a fork would
     # hold (and count in its memory) every paper, 1.2 GB at 100,000 papers.
