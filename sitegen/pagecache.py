@@ -157,20 +157,17 @@ class PageCache:
         except OutputError:
             return None
         if self._previous_dir == self._output_dir and record[2] and file_identity(file) == record[2]:
-            self._current[path] = (record[0], record[1], "")
-            self._reused.add(path)
-            return Output(path, b"", source, unchanged=record[2])
-        data = read_regular_file(file, follow_links=False)
-        if data is None:
-            return None
-        # Whatever the file is (even one reached through a linked folder), only bytes that hash
-        # to what was rendered for this key are used.
-        digest = _digest(data)
-        if digest != record[1]:
-            return None
-        self._current[path] = (record[0], digest, "")
+            kept = Output(path, b"", source, unchanged=record[2])
+        else:
+            data = read_regular_file(file, follow_links=False)
+            # Whatever the file is (even one reached through a linked folder), only bytes that
+            # hash to what was rendered for this key are used.
+            if data is None or _digest(data) != record[1]:
+                return None
+            kept = Output(path, data, source)
+        self._current[path] = (record[0], record[1], "")
         self._reused.add(path)
-        return Output(path, data, source)
+        return kept
 
     @property
     def reused(self) -> int:

@@ -231,7 +231,7 @@ class _FileMaker:
         self._found_dirs: set[PurePosixPath] = set()
         self._recycled = recycled
         if recycled:
-            self._found, self._found_dirs = _files_and_folders(staging, _new_folder_mode())
+            self._found, self._found_dirs = _files_and_folders(staging, 0o777 & ~_umask())
         self.written = 0
 
     def make(self, relative: PurePosixPath, data: bytes, unchanged: str | None = None) -> None:
@@ -288,10 +288,11 @@ class _FileMaker:
         pass
 
 
-def _new_folder_mode() -> int:
+def _umask() -> int:
+    """The process's umask: reading it means setting it, so it is set back at once."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o777 & ~mask
+    return mask
 
 
 def _files_and_folders(root: Path, folder_mode: int) -> tuple[dict[str, int], set[PurePosixPath]]:
@@ -454,9 +455,7 @@ class _Reusable:
     def __init__(self, previous: Path) -> None:
         self._previous = previous
         self._root = os.path.realpath(previous)
-        mask = os.umask(0)
-        os.umask(mask)
-        self._mode = 0o666 & ~mask
+        self._mode = 0o666 & ~_umask()
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
         self._inside: dict[PurePosixPath, bool] = {}
 
