@@ -210,24 +210,15 @@ def test_a_spare_output_is_brought_up_to_date_and_nothing_of_it_leaks(tmp_path: 
             Output("old/gone.html", b"back", "x"),
         ]
 
+    expected = {"kept.html": b"kept", "a/b.html": b"3", "new/c.html": b"c", "old/gone.html": b"back"}
     report = write_site(third(), out, separate, spare)
-    assert snapshot(out) == {
-        "kept.html": b"kept",
-        "a/b.html": b"3",
-        "new/c.html": b"c",
-        "old/gone.html": b"back",
-    }
+    assert snapshot(out) == expected
     assert not (out / "stray").exists() and not (out / "new/c.html").is_symlink()
     assert outside.read_bytes() == b"outside"
     assert (out / "kept.html").stat().st_ino == inode and report.written == 2  # a/b.html, old/gone.html
     assert snapshot(spare) == {"kept.html": b"kept", "a/b.html": b"2", "new/c.html": b"c"}
     again = write_site(third(), out, separate, spare)
-    assert snapshot(out) == {
-        "kept.html": b"kept",
-        "a/b.html": b"3",
-        "new/c.html": b"c",
-        "old/gone.html": b"back",
-    }
+    assert snapshot(out) == expected
     assert again.written == 0
 
 
