@@ -20,6 +20,7 @@ from .content import find_abstract_files, load_papers
 from .errors import InputError, OutputError, Problem
 from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
+from .garbage import fewer_collections
 from .pagecache import PageCache, site_fingerprint
 from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps, with_related_papers
 from .papercache import PaperCache
@@ -273,6 +274,7 @@ GITHUB_PAGES_MARKER = Output(".nojekyll", b"", "the GitHub Pages marker")
 """Tells GitHub Pages to serve the files as they are, without running Jekyll over them."""
 
 
+@fewer_collections()
 def build(
     site_dir: Path, options: BuildOptions = BuildOptions(), progress: Callable[[int], None] | None = None
 ) -> BuildReport:

