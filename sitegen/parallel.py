@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from .garbage import collect_less
 from .interpreter import die_with, python_command
@@ -221,7 +221,7 @@ def _finished(result_file: Any) -> bool:
     return size >= len(_END) and os.pread(result_file.fileno(), len(_END), size - len(_END)) == _END
 
 
-def spawned(parent: int, result_descriptor: int) -> None:
+def spawned(parent: int, result_descriptor: int) -> NoReturn:
     """A spawned child's main: the work comes pickled on standard input, its items go to
     ``result_descriptor``."""
     die_with(parent)
@@ -230,6 +230,9 @@ def spawned(parent: int, result_descriptor: int) -> None:
         function, args = pickle.load(work_file)  # written by our own parent: trusted
     with os.fdopen(result_descriptor, "wb") as result_file:
         _write_items(function(*args), result_file)
+    # As a forked child ends: the parent waits for this process to end, not for it to free
+    # the finished work's objects one by one.
+    os._exit(0)
 
 
 def _read_outputs(result_file: Any) -> Iterator[Any]:

@@ -68,9 +68,12 @@ class TermCache:
     in the cache folder; a missing, unreadable or foreign file is an empty cache, and the file is
     rewritten (whole, then renamed into place) only when a paper's terms were not in it."""
 
-    def __init__(self, folder: Path | None, terms: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self, folder: Path | None, tokenize: Callable[[str], list[str]], token_term: Callable[[str], str]
+    ) -> None:
         self._path = folder / CACHE_FILE if folder is not None else None
-        self._terms = terms
+        self._tokenize = tokenize
+        self._token_numbers = _TokenNumbers(token_term, self._term_number)
         self._vocabulary: list[str] = []
         self._number: dict[str, int] = {}
         self._cached: dict[bytes, Record] = {}
@@ -84,20 +87,27 @@ class TermCache:
         if found is not None:
             return key, found
         self._misses += 1
-        lengths, counts, ids, frequencies = [], [], [], []
+        lengths: list[int] = []
+        counts: list[int] = []
+        ids: list[int] = []
+        frequencies: list[int] = []
         for text in texts:
-            field_terms = self._terms(text)
-            occurrences = Counter(field_terms)
-            lengths.append(len(field_terms))
+            # Token → term number, a dict lookup per token: each distinct token is trimmed,
+            # checked against the stop words and stemmed once per build.
+            numbers = list(map(self._token_numbers.__getitem__, self._tokenize(text)))
+            occurrences = Counter(numbers)  # in order of first occurrence, as lunr.js meets them
+            lengths.append(len(numbers) - occurrences.pop(_DROPPED, 0))
             counts.append(len(occurrences))
-            for term, frequency in occurrences.items():
-                number = self._number.get(term)
-                if number is None:
-                    number = self._number[term] = len(self._vocabulary)
-                    self._vocabulary.append(term)
-                ids.append(number)
-                frequencies.append(frequency)
+            ids += occurrences.keys()
+            frequencies += occurrences.values()
         return key, np.array(lengths + counts + ids + frequencies, dtype=np.int32)
+
+    def _term_number(self, term: str) -> int:
+        number = self._number.get(term)
+        if number is None:
+            number = self._number[term] = len(self._vocabulary)
+            self._vocabulary.append(term)
+        return number
 
     @property
     def vocabulary(self) -> list[str]:
@@ -148,6 +158,24 @@ class TermCache:
         }
         self._vocabulary = vocabulary
         self._number = {term: number for number, term in enumerate(vocabulary)}
+
+
+_DROPPED = -1
+"""The number of a token the pipeline drops (a stop word, nothing left once trimmed)."""
+
+
+class _TokenNumbers(dict[str, int]):
+    """Token → the number of its term, or ``_DROPPED``; worked out the first time it is asked."""
+
+    def __init__(self, token_term: Callable[[str], str], term_number: Callable[[str], int]) -> None:
+        super().__init__()
+        self._token_term = token_term
+        self._term_number = term_number
+
+    def __missing__(self, token: str) -> int:
+        term = self._token_term(token)
+        number = self[token] = self._term_number(term) if term else _DROPPED
+        return number
 
 
 def _record_starts(sizes: Ints, records: Record) -> tuple[Ints, Ints]:

@@ -290,7 +290,7 @@ def document_postings(documents: Sequence[SearchDocument], cache: TermCache | No
     """Every term's postings in ``documents``, each paper's terms taken from ``cache`` where it has
     them (see ``sitegen.postings``)."""
     texts = [_field_texts(document) for document in documents]
-    return postings(texts, [boost for _, boost in FIELDS], cache or TermCache(None, terms))
+    return postings(texts, [boost for _, boost in FIELDS], cache or TermCache(None, tokenize, token_term))
 
 
 def chunk_bounds(count: int, layout: Layout) -> list[tuple[int, int]]:
@@ -326,7 +326,7 @@ def chunked_index(
     - ``d/<k>.json``: what results display for ``store`` papers, oldest first: paper ``p``'s record
       is at ``(papers - 1 - p) % store`` in file ``(papers - 1 - p) // store``.
     """
-    found = document_postings(documents, TermCache(cache_dir, terms))
+    found = document_postings(documents, TermCache(cache_dir, tokenize, token_term))
     vocabulary, starts, papers, weights = found.vocabulary, found.starts, found.papers, found.weights
     del found  # its weights are let go as soon as both orders of them are made
     sizes = np.diff(starts)

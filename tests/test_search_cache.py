@@ -14,7 +14,15 @@ import pytest
 
 from sitegen.build import DEFAULT_CACHE, DEFAULT_OUTPUT, BuildOptions, build, plan_site
 from sitegen.postings import CACHE_FILE, PIPELINE_VERSION, TermCache
-from sitegen.search import SearchDocument, chunked_index, document_postings, search_documents, terms
+from sitegen.search import (
+    SearchDocument,
+    chunked_index,
+    document_postings,
+    search_documents,
+    terms,
+    token_term,
+    tokenize,
+)
 from sitegen.writer import Output
 
 from .helpers import snapshot
@@ -46,20 +54,20 @@ def as_files(outputs: Iterable[Output]) -> dict[str, bytes]:
     return {output.path: output.data for output in outputs}
 
 
-def counting_terms() -> tuple[Callable[[str], list[str]], list[str]]:
+def counting_tokenize() -> tuple[Callable[[str], list[str]], list[str]]:
     seen: list[str] = []
 
     def counted(text: str) -> list[str]:
         seen.append(text)
-        return terms(text)
+        return tokenize(text)
 
     return counted, seen
 
 
 def tokenised(documents: list[SearchDocument], cache: Path) -> int:
     """How many field texts building the postings tokenised rather than took from the cache."""
-    counted, seen = counting_terms()
-    document_postings(documents, TermCache(cache, counted))
+    counted, seen = counting_tokenize()
+    document_postings(documents, TermCache(cache, counted, token_term))
     return len(seen)
 
 
