@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 from . import content, feeds, pages, render, views
 from .cachefiles import code_fingerprint, write_atomically
 from .errors import OutputError
-from .writer import Output, file_identity, read_regular_file, safe_relative_path
+from .writer import Output, checked_path, file_identity, read_regular_file
 
 CACHE_FILE = "pages.json"
 FORMAT = "sitegen-pages-2"
@@ -153,7 +153,7 @@ class PageCache:
         if record is None or record[0] != key.hex() or self._previous_dir is None:
             return None
         try:
-            file = self._previous_dir / safe_relative_path(path)
+            file = f"{self._previous_dir}/{checked_path(path)}"
         except OutputError:
             return None
         if self._previous_dir == self._output_dir and record[2] and file_identity(file) == record[2]:
@@ -192,7 +192,7 @@ class PageCache:
     def save(self) -> None:
         """After the output was written: what it holds now, and what each file is."""
         pages_by_path = {
-            path: (key, digest, file_identity(self._output_dir / path))
+            path: (key, digest, file_identity(f"{self._output_dir}/{path}"))
             for path, (key, digest, _) in self._current.items()
         }
         if pages_by_path == self._previous and self._previous_dir == self._output_dir:

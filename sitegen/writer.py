@@ -77,17 +77,22 @@ class WriteReport:
 
 def safe_relative_path(path: str) -> PurePosixPath:
     """Refuse any output path that is absolute, climbs with ``..``, or smuggles separators."""
-    pure = PurePosixPath(path)
+    return PurePosixPath(checked_path(path))
+
+
+def checked_path(path: str) -> str:
+    """``path`` itself, once ``safe_relative_path`` would take it (a string: 38,000 of them are
+    checked in a build, and making each a ``PurePosixPath`` was most of the time)."""
+    parts = path.split("/")
     if (
         not path
         or "\\" in path
         or "\0" in path
-        or pure.is_absolute()
-        or any(part in ("", ".", "..") for part in path.split("/"))
-        or ":" in pure.parts[0]
+        or any(part in ("", ".", "..") for part in parts)  # an absolute path starts with ""
+        or ":" in parts[0]
     ):
         raise OutputError(f"refusing to write {path!r}: it would land outside the output folder")
-    return pure
+    return path
 
 
 def read_regular_file(path: str | Path, follow_links: bool = True) -> bytes | None:
@@ -113,8 +118,9 @@ class PathClaims:
     def __init__(self) -> None:
         self._sources: dict[str, tuple[str, str]] = {}
 
-    def claim(self, path: str, source: str) -> PurePosixPath:
-        relative = safe_relative_path(path)
+    def claim(self, path: str, source: str) -> str:
+        """``path``, checked (``checked_path``) and claimed for ``source``."""
+        relative = checked_path(path)
         key = path.casefold()  # names differing only in case collide on macOS and Windows disks
         earlier = self._sources.get(key)
         if earlier is not None:
@@ -223,32 +229,35 @@ class _FileMaker:
     does not make is removed by ``finish``."""
 
     def __init__(self, staging: Path, previous: Path | None, recycled: bool = False) -> None:
-        self._staging = staging
+        self._staging = str(staging)
         self._reusable = _Reusable(previous) if previous is not None else None
-        self._made_dirs: set[PurePosixPath] = set()
+        self._made_dirs: set[str] = set()
         self._found: dict[str, int] = {}
         """A recycled staging folder's files not yet made again (path → inode)."""
-        self._found_dirs: set[PurePosixPath] = set()
+        self._found_dirs: set[str] = set()
         self._recycled = recycled
         if recycled:
-            self._found, self._found_dirs = _files_and_folders(staging, 0o777 & ~_umask())
+            self._found, self._found_dirs = _files_and_folders(self._staging, 0o777 & ~_umask())
         self.written = 0
 
-    def make(self, relative: PurePosixPath, data: bytes, unchanged: str | None = None) -> None:
-        if relative.parent not in self._made_dirs:
-            folders = (relative.parent, *relative.parent.parents)
+    def make(self, relative: str, data: bytes, unchanged: str | None = None) -> None:
+        """Make the file at ``relative``, a path ``checked_path`` took."""
+        # Paths are strings here: pathlib's objects took most of a rebuild's time in this process.
+        parent = relative.rpartition("/")[0]
+        if parent and parent not in self._made_dirs:
+            folders = _folders_of(parent)
             if self._recycled:
                 for folder in folders:  # a file where this build needs a folder goes
-                    if self._found.pop(str(folder), None) is not None:
-                        os.unlink(self._staging / folder)
-            if relative.parent not in self._found_dirs:
-                os.makedirs(self._staging / relative.parent, exist_ok=True)
+                    if self._found.pop(folder, None) is not None:
+                        os.unlink(f"{self._staging}/{folder}")
+            if parent not in self._found_dirs:
+                os.makedirs(f"{self._staging}/{parent}", exist_ok=True)
             self._made_dirs.update(folders)
-        new = self._staging / relative
+        new = f"{self._staging}/{relative}"
         if self._recycled and relative in self._found_dirs:  # a folder where it needs a file
             shutil.rmtree(new)
             self._found_dirs.discard(relative)
-        found = self._found.pop(str(relative), None) if self._found else None
+        found = self._found.pop(relative, None) if self._found else None
         old = (
             self._reusable.usable(relative, data if unchanged is None else unchanged, found)
             if self._reusable
@@ -275,9 +284,10 @@ class _FileMaker:
         are removed first."""
         for path in self._found:
             with suppress(FileNotFoundError, NotADirectoryError):  # gone with a folder, or under a file now
-                os.unlink(self._staging / path)
-        for folder in sorted(self._found_dirs - self._made_dirs, key=lambda folder: len(folder.parts)):
-            shutil.rmtree(self._staging / folder, ignore_errors=True)  # gone with its parent already, or now
+                os.unlink(f"{self._staging}/{path}")
+        for folder in sorted(self._found_dirs - self._made_dirs, key=lambda folder: folder.count("/")):
+            # Gone with its parent already, or now:
+            shutil.rmtree(f"{self._staging}/{folder}", ignore_errors=True)
         self._found, self._found_dirs = {}, set()
         return self.written
 
@@ -295,31 +305,37 @@ def _umask() -> int:
     return mask
 
 
-def _files_and_folders(root: Path, folder_mode: int) -> tuple[dict[str, int], set[PurePosixPath]]:
+def _folders_of(folder: str) -> list[str]:
+    """``a/b/c``, ``a/b`` and ``a``, for ``a/b/c``."""
+    parts = folder.split("/")
+    return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
+
+
+def _files_and_folders(root: str, folder_mode: int) -> tuple[dict[str, int], set[str]]:
     """A recycled staging folder's regular files (path → inode) and folders, the folders given
     the mode a new one gets; anything else in it (a link, a pipe) is removed, so that nothing is
     ever written through it."""
     files: dict[str, int] = {}
-    folders: set[PurePosixPath] = set()
-    pending = [PurePosixPath()]
+    folders: set[str] = set()
+    pending = [""]
     while pending:
         folder = pending.pop()
-        with os.scandir(root / folder) as entries:
+        with os.scandir(f"{root}/{folder}" if folder else root) as entries:
             for entry in entries:
-                relative = folder / entry.name
+                relative = f"{folder}/{entry.name}" if folder else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     if stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode) != folder_mode:
                         os.chmod(entry.path, folder_mode)
                     folders.add(relative)
                     pending.append(relative)
                 elif entry.is_file(follow_symlinks=False):
-                    files[str(relative)] = entry.inode()
+                    files[relative] = entry.inode()
                 else:
                     os.unlink(entry.path)
     return files, folders
 
 
-def _unchanged_bytes(reusable: _Reusable | None, relative: PurePosixPath, identity: str) -> bytes:
+def _unchanged_bytes(reusable: _Reusable | None, relative: str, identity: str) -> bytes:
     """The bytes of a file known unchanged, if it still is (checked before and after reading)."""
     if reusable is not None and file_identity(reusable.path(relative)) == identity:
         data = read_regular_file(reusable.path(relative), follow_links=False)
@@ -363,8 +379,8 @@ class _FileMakerProcess:
         self._held = 0
         self._stopped = False
 
-    def make(self, relative: PurePosixPath, data: bytes, unchanged: str | None = None) -> None:
-        self._batch.append((str(relative), data, unchanged))
+    def make(self, relative: str, data: bytes, unchanged: str | None = None) -> None:
+        self._batch.append((relative, data, unchanged))
         self._held += len(data) + 64
         if self._held >= self.BATCH_BYTES:
             self._send()
@@ -431,7 +447,7 @@ def make_files(
                 continue  # read to the end, so that the parent never waits on a full pipe
             try:
                 for relative, data, unchanged in batch:
-                    maker.make(PurePosixPath(relative), data, unchanged)
+                    maker.make(relative, data, unchanged)
             except (OSError, OutputError) as exc:
                 failure = exc
     if failure is None:
@@ -453,47 +469,52 @@ class _Reusable:
     full rebuild still repairs the output."""
 
     def __init__(self, previous: Path) -> None:
-        self._previous = previous
-        self._root = os.path.realpath(previous)
+        self._previous = str(previous)
         self._mode = 0o666 & ~_umask()
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
-        self._inside: dict[PurePosixPath, bool] = {}
+        self._inside: dict[str, bool] = {"": True}
 
-    def path(self, relative: PurePosixPath) -> Path:
-        return self._previous / relative
+    def path(self, relative: str) -> str:
+        return f"{self._previous}/{relative}"
 
-    def usable(
-        self, relative: PurePosixPath, data: bytes | str, spare_inode: int | None
-    ) -> os.stat_result | None:
+    def usable(self, relative: str, data: bytes | str, spare_inode: int | None) -> os.stat_result | None:
         """The old file's status if it can be linked as the new one: it holds ``data`` (a ``str``
         is the ``file_identity`` of a file known to hold the same bytes, ``Output.unchanged``,
         not read then), and its one other link, if any, is the spare output's file at the same
         path, whose inode is ``spare_inode``."""
-        old = self._previous / relative
+        old = self.path(relative)
         try:
-            if not self._stays_inside(relative.parent):
+            if not self._stays_inside(relative.rpartition("/")[0]):
                 return None
-            status = old.lstat()
+            status = os.lstat(old)
             if (
                 not stat.S_ISREG(status.st_mode)
                 or not (status.st_nlink == 1 or (status.st_nlink == 2 and status.st_ino == spare_inode))
                 or stat.S_IMODE(status.st_mode) != self._mode
                 or (self._uid is not None and status.st_uid != self._uid)
                 or (isinstance(data, str) and _identity(status) != data)
-                or (isinstance(data, bytes) and (status.st_size != len(data) or old.read_bytes() != data))
+                or (isinstance(data, bytes) and (status.st_size != len(data) or _read(old) != data))
             ):
                 return None
         except OSError:  # gone or unreadable: written afresh
             return None
         return status
 
-    def _stays_inside(self, folder: PurePosixPath) -> bool:
-        """No folder on the way is a symlink out of (or within) the old output."""
+    def _stays_inside(self, folder: str) -> bool:
+        """No folder on the way is a symlink (out of the old output, or within it): each is a
+        real folder, and so is its parent, asked once per folder."""
         known = self._inside.get(folder)
         if known is None:
-            resolved = os.path.realpath(self._previous / folder)
-            known = self._inside[folder] = resolved == os.path.join(self._root, *folder.parts)
+            known = self._stays_inside(folder.rpartition("/")[0]) and stat.S_ISDIR(
+                os.lstat(self.path(folder)).st_mode
+            )
+            self._inside[folder] = known
         return known
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 def _swap_in(staging: Path, out_dir: Path, spare: Path | None = None) -> None:

@@ -97,13 +97,13 @@ def test_the_file_making_process_reports_its_error_and_its_death(tmp_path: Path)
     blocked = tmp_path / "staging-is-a-file"
     blocked.write_bytes(b"")
     with _FileMakerProcess(blocked, None) as maker, pytest.raises(OSError):
-        maker.make(safe_relative_path("a/b.html"), b"x")
+        maker.make("a/b.html", b"x")
         maker.finish()
     staging = tmp_path / "staging"
     staging.mkdir()
     with _FileMakerProcess(staging, None) as maker, pytest.raises(OutputError, match="stopped"):
         maker._process.kill()
-        maker.make(safe_relative_path("a.html"), b"x")
+        maker.make("a.html", b"x")
         maker.finish()
 
 
