@@ -16,8 +16,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from .content import Paper
+if TYPE_CHECKING:
+    from .content import Paper
+
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _LETTERS = str.maketrans(

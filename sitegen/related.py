@@ -20,14 +20,17 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import mul
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from .cachefiles import code_fingerprint, write_atomically
-from .content import Paper
 from .postings import ranks
+
+if TYPE_CHECKING:
+    from .content import Paper
 
 RELATED_LIMIT = 5
 SIGNATURE_TERMS = 10

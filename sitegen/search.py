@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from lunr.builder import Builder
@@ -29,9 +29,11 @@ from lunr.stop_word_filter import WORDS as STOP_WORDS
 from . import urls
 from .parallel import in_background
 from .postings import Ints, Postings, TermCache, postings, ranks, sort_terms, stable_order
-from .site import Site
 from .views import script_safe_json
 from .writer import Output
+
+if TYPE_CHECKING:
+    from .site import Site
 
 META_PATH = "search/meta.json"
 TERMS_PATH = "search/terms.json"

@@ -11,13 +11,16 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from . import urls
 from .authors import author_key
-from .content import Author, Paper
-from .site import Site
+
+if TYPE_CHECKING:
+    from .content import Author, Paper
+    from .site import Site
 
 LINK_LABELS = {
     "abs": "arXiv",
