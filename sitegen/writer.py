@@ -372,6 +372,7 @@ class _FileMakerProcess:
         pipe = self._process.stdin
         assert pipe is not None
         self._pipe = pipe
+        _OPEN_PIPES.add(pipe.fileno())
         if sys.platform == "linux":
             with suppress(OSError):  # a larger pipe: fewer waits for either side
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.BATCH_BYTES)
@@ -395,6 +396,7 @@ class _FileMakerProcess:
 
     def finish(self) -> int:
         self._send()
+        _OPEN_PIPES.discard(self._pipe.fileno())
         with suppress(BrokenPipeError):
             self._pipe.close()
         status = self._process.wait()
@@ -420,9 +422,33 @@ class _FileMakerProcess:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        with suppress(OSError, ValueError):  # ValueError: closed already
+            _OPEN_PIPES.discard(self._pipe.fileno())
         with suppress(OSError):
             self._pipe.close()
         self._result.close()
+
+
+_OPEN_PIPES: set[int] = set()
+"""Descriptors of the pipes feeding file-making processes. A process forked while one is open
+(the papers' pages are rendered in one) lets go of its copy at once: the file maker reads until
+every copy of the pipe is closed, and must not wait for a fork that does not write to it."""
+
+
+def _let_go_of_pipes() -> None:
+    """In a forked child: each pipe's descriptor now points at the null device, so that nothing
+    closing it later (a file object's finaliser) can close another file that took its number."""
+    if _OPEN_PIPES:
+        null = os.open(os.devnull, os.O_WRONLY)
+        for descriptor in _OPEN_PIPES:
+            with suppress(OSError):
+                os.dup2(null, descriptor)
+        os.close(null)
+        _OPEN_PIPES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_of_pipes)
 
 
 def make_files(

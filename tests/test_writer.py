@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sitegen.errors import OutputError
-from sitegen.writer import Output, file_identity, safe_relative_path, write_site
+from sitegen.writer import Output, _FileMakerProcess, file_identity, safe_relative_path, write_site
 
 from .helpers import snapshot
 
@@ -273,3 +275,24 @@ def test_a_spare_whose_files_became_folders_and_folders_files_is_brought_up_to_d
     for outputs in (*shapes, *shapes):
         write_site(outputs, out, True, spare)
         assert snapshot(out) == {output.path: output.data for output in outputs}
+
+
+def test_a_process_forked_while_files_are_made_does_not_keep_the_file_maker_waiting(tmp_path: Path) -> None:
+    # The file maker reads its pipe to the end: a fork holding a copy of the pipe (the papers'
+    # pages process) would keep it from ever seeing the end while the fork runs.
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with _FileMakerProcess(staging, None) as maker:
+        maker.make("a.html", b"x")
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        try:
+            started = time.monotonic()
+            assert maker.finish() == 1
+            assert time.monotonic() - started < 30
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert (staging / "a.html").read_bytes() == b"x"
