@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.errors import OutputError
-from sitegen.writer import Output, _FileMakerProcess, file_identity, safe_relative_path, write_site
+from sitegen.writer import Output, _FileMakerProcess, _umask, file_identity, safe_relative_path, write_site
 
 from .helpers import snapshot
 
@@ -296,3 +297,34 @@ def test_a_process_forked_while_files_are_made_does_not_keep_the_file_maker_wait
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
     assert (staging / "a.html").read_bytes() == b"x"
+
+
+def test_a_spare_s_own_changed_file_is_rewritten_in_place_and_the_last_output_never(tmp_path: Path) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    write_site([Output("changes.html", b"1", "x"), Output("later.html", b"1", "x")], out, spare=spare)
+    write_site([Output("changes.html", b"2", "x"), Output("later.html", b"1", "x")], out, spare=spare)
+    # The spare is the first output: its changes.html is its own (the output has another),
+    # its later.html is the output's too (linked, unchanged).
+    assert (spare / "later.html").stat().st_ino == (out / "later.html").stat().st_ino
+    with open(spare / "changes.html", "rb") as own:  # sees the file's bytes, wherever it goes
+        report = write_site(
+            [Output("changes.html", b"3", "x"), Output("later.html", b"3", "x")], out, spare=spare
+        )
+        assert own.read() == b"3"  # written over in place, not removed and made anew
+    assert snapshot(out) == {"changes.html": b"3", "later.html": b"3"}
+    assert report.written == 2
+    # The output replaced is the spare now, exactly as it was: later.html was not written through.
+    assert snapshot(spare) == {"changes.html": b"2", "later.html": b"1"}
+    assert stat.S_IMODE((out / "changes.html").stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_a_spare_s_file_with_another_mode_is_replaced_not_rewritten(tmp_path: Path) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    write_site([Output("a.html", b"1", "x")], out, spare=spare)
+    write_site([Output("a.html", b"2", "x")], out, spare=spare)
+    (spare / "a.html").chmod(0o600)
+    with open(spare / "a.html", "rb") as own:
+        write_site([Output("a.html", b"3", "x")], out, spare=spare)
+        assert own.read() == b"1"
+    assert (out / "a.html").read_bytes() == b"3"
+    assert stat.S_IMODE((out / "a.html").stat().st_mode) == 0o666 & ~_umask()
