@@ -258,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"OK: {_summary(plan)}")
         return 0
     # A running count on a terminal only: in CI logs and pipes it would be noise.
-    progress = Progress() if sys.stderr.isatty() and not args.quiet else None
+    progress = Progress() if sys.stderr is not None and sys.stderr.isatty() and not args.quiet else None
     # SIGTERM (a CI job cancelled, `kill`) stops a build like Ctrl-C: the staging folder and any
     # helper process are cleaned up, and the previous output stays.
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
@@ -438,14 +438,26 @@ def command() -> NoReturn:
     file sitegen writes is closed by then, and its children have ended. Under a profiler or a
     coverage tracer, which write their results at exit, it exits as usual."""
     code = main()
-    if sys.getprofile() is not None or sys.gettrace() is not None:
+    if _measured():
         sys.exit(code)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # the reader went away (`sitegen build | head`)
-        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: started with that descriptor closed
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # the reader went away (`sitegen build | head`)
+                code = code or 1
     os._exit(code)
+
+
+def _measured() -> bool:
+    """Whether a profiler or tracer runs: through sys.setprofile or sys.settrace, or (Python
+    3.12 on) sys.monitoring, which cProfile and coverage's newer core use."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6)):
+        return True
+    return any(name in sys.modules for name in ("cProfile", "profile", "coverage"))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from .helpers import snapshot, soup
 
 
 def sitegen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Buffered output, as a user's pipe has it: `sitegen` ends with os._exit, which would drop
+    # anything not flushed, and PYTHONUNBUFFERED (set in many CI images) would hide that.
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     return subprocess.run(
         [sys.executable, "-m", "sitegen", *args],
         cwd=cwd,
@@ -23,6 +27,7 @@ def sitegen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env=environment,
     )
 
 
@@ -234,3 +239,17 @@ def test_the_command_flushes_its_output_before_it_exits(make_site: SiteFactory, 
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Built 2 papers")
     assert lines[-1].startswith("  parsed 2 abstract files")
+
+
+def test_the_command_with_its_output_closed_still_succeeds(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = make_site(GOOD)
+    for closed in ("1", "2"):
+        result = subprocess.run(
+            f'"{sys.executable}" -m sitegen build "{site}" -q {closed}>&-',
+            shell=True,
+            cwd=tmp_path,
+            capture_output=closed == "1",
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0
