@@ -11,6 +11,7 @@ grow with the garbage a long build makes.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,7 +26,7 @@ def fewer_collections() -> Iterator[None]:
     """``BUILD_THRESHOLDS`` inside the block, the previous thresholds after it (the preview server
     builds again and again in one process)."""
     previous = gc.get_threshold()
-    gc.set_threshold(*BUILD_THRESHOLDS)
+    _set(BUILD_THRESHOLDS)
     try:
         yield
     finally:
@@ -34,4 +35,10 @@ def fewer_collections() -> Iterator[None]:
 
 def collect_less() -> None:
     """``BUILD_THRESHOLDS`` for the rest of a child process that does a build's work."""
-    gc.set_threshold(*BUILD_THRESHOLDS)
+    _set(BUILD_THRESHOLDS)
+
+
+def _set(thresholds: tuple[int, int, int]) -> None:
+    # Python 3.14's first releases collect incrementally, and read the second number as how fast
+    # to scan the old objects: only the first means the same there.
+    gc.set_threshold(*(thresholds if sys.version_info < (3, 14) else thresholds[:1]))

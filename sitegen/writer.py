@@ -11,6 +11,7 @@ import ctypes
 import os
 import pickle
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
+from .garbage import collect_less
 from .interpreter import die_with, python_command
 
 if sys.platform == "linux":
@@ -344,10 +346,16 @@ def _files_and_folders(root: str, folder_mode: int) -> tuple[dict[str, int], set
 def _overwritten(path: str, inode: int, data: bytes, mode: int) -> bool:
     """Write ``data`` over a recycled staging folder's file in place, when it is the file found
     there (``inode``), a regular file with no other link (no output shares it: the last build's
-    changed files, the search index's every time) and with a new file's mode and owner. On this
-    project's machines that took a quarter of the time of removing it and making a new one."""
+    changed files, the search index's every time), with a new file's mode and owner, and open
+    nowhere else (``_alone``): it was the live output until the last build, and someone may still
+    be reading it. On this project's machines that took a quarter of the time of removing it and
+    making a new one."""
+    # O_NONBLOCK: a named pipe put there meanwhile fails at once rather than blocking.
+    flags = (
+        os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    )
     try:
-        descriptor = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        descriptor = os.open(path, flags)
     except OSError:
         return False
     try:
@@ -358,15 +366,34 @@ def _overwritten(path: str, inode: int, data: bytes, mode: int) -> bool:
             or status.st_nlink != 1
             or stat.S_IMODE(status.st_mode) != mode
             or (hasattr(os, "geteuid") and status.st_uid != os.geteuid())
+            or not _alone(descriptor)
         ):
             return False
-        os.ftruncate(descriptor, 0)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
+        try:
+            os.ftruncate(descriptor, 0)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+        finally:
+            fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         return True
     finally:
         os.close(descriptor)
+
+
+def _alone(descriptor: int) -> bool:
+    """Whether this is the file's only open descriptor (nobody reads or maps it), held so until
+    ``F_UNLCK``: Linux's write lease is refused otherwise, and anyone opening the file meanwhile
+    waits for its release. Elsewhere, False: the file is replaced, never written over."""
+    if sys.platform != "linux":
+        return False
+    try:
+        # Told of an opening by SIGURG, which is ignored, rather than SIGIO, which would kill us.
+        fcntl.fcntl(descriptor, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+    except OSError:  # open elsewhere, or a file system without leases
+        return False
+    return True
 
 
 def _unchanged_bytes(reusable: _Reusable | None, relative: str, identity: str) -> bytes:
@@ -473,11 +500,12 @@ def _let_go_of_pipes() -> None:
     """In a forked child: each pipe's descriptor now points at the null device, so that nothing
     closing it later (a file object's finaliser) can close another file that took its number."""
     if _OPEN_PIPES:
-        null = os.open(os.devnull, os.O_WRONLY)
-        for descriptor in _OPEN_PIPES:
-            with suppress(OSError):
-                os.dup2(null, descriptor)
-        os.close(null)
+        with suppress(OSError):  # no descriptor left to open: the pipe stays, as before
+            null = os.open(os.devnull, os.O_WRONLY)
+            for descriptor in _OPEN_PIPES:
+                with suppress(OSError):
+                    os.dup2(null, descriptor)
+            os.close(null)
         _OPEN_PIPES.clear()
 
 
@@ -492,6 +520,7 @@ def make_files(
     until it closes; then ``finish``, and the number of files written, or the first error, to
     ``result_descriptor``."""
     die_with(parent)
+    collect_less()
     failure: OSError | OutputError | None = None
     try:
         maker = _FileMaker(Path(staging), Path(previous) if previous is not None else None, recycled)
@@ -565,11 +594,18 @@ class _Reusable:
         real folder, and so is its parent, asked once per folder."""
         known = self._inside.get(folder)
         if known is None:
-            known = self._stays_inside(folder.rpartition("/")[0]) and stat.S_ISDIR(
-                os.lstat(self.path(folder)).st_mode
+            status = os.lstat(self.path(folder))
+            known = (
+                self._stays_inside(folder.rpartition("/")[0])
+                and stat.S_ISDIR(status.st_mode)
+                # A Windows junction reads as a folder to lstat.
+                and not getattr(status, "st_file_attributes", 0) & _REPARSE_POINT
             )
             self._inside[folder] = known
         return known
+
+
+_REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
 
 
 def _read(path: str) -> bytes:

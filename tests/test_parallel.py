@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sitegen.garbage import BUILD_THRESHOLDS
+
 from .helpers import snapshot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,6 +113,12 @@ def fail_in_a_child(parent):
     return ["from the parent"]
 
 
+def collector_threshold():
+    import gc
+
+    return [gc.get_threshold()[0]]
+
+
 def slow():
     import time
 
@@ -155,6 +163,23 @@ def test_spawned_work_runs_in_a_new_interpreter_and_comes_back_whole(tmp_path: P
         """
     )
     assert out == "{(True, 'only what the module itself sets')}\n"
+
+
+def test_a_spawned_child_collects_cycles_as_a_build_does(tmp_path: Path) -> None:
+    (tmp_path / "spawned_work.py").write_text(SPAWNED_WORK)
+    out = python(
+        f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import spawned_work
+        from sitegen.parallel import Background
+
+        job = Background(spawned_work.collector_threshold, spawn=True)
+        assert job.forked
+        print(list(job.result()))
+        """
+    )
+    assert out == f"[{BUILD_THRESHOLDS[0]}]\n"
 
 
 @pytest.mark.parametrize("spawn", [False, True], ids=["forked", "spawned"])

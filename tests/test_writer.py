@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,23 +300,40 @@ def test_a_process_forked_while_files_are_made_does_not_keep_the_file_maker_wait
     assert (staging / "a.html").read_bytes() == b"x"
 
 
-def test_a_spare_s_own_changed_file_is_rewritten_in_place_and_the_last_output_never(tmp_path: Path) -> None:
+def test_a_spare_s_own_changed_file_is_rewritten_in_place_and_the_last_output_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, spare = tmp_path / "_site", tmp_path / "cache/spare"
-    write_site([Output("changes.html", b"1", "x"), Output("later.html", b"1", "x")], out, spare=spare)
+    write_site([Output("changes.html", b"11111", "x"), Output("later.html", b"1", "x")], out, spare=spare)
     write_site([Output("changes.html", b"2", "x"), Output("later.html", b"1", "x")], out, spare=spare)
     # The spare is the first output: its changes.html is its own (the output has another),
     # its later.html is the output's too (linked, unchanged).
     assert (spare / "later.html").stat().st_ino == (out / "later.html").stat().st_ino
-    with open(spare / "changes.html", "rb") as own:  # sees the file's bytes, wherever it goes
-        report = write_site(
-            [Output("changes.html", b"3", "x"), Output("later.html", b"3", "x")], out, spare=spare
-        )
-        assert own.read() == b"3"  # written over in place, not removed and made anew
-    assert snapshot(out) == {"changes.html": b"3", "later.html": b"3"}
+    unlinked: list[str] = []
+    unlink = os.unlink
+    monkeypatch.setattr(
+        os, "unlink", lambda path, *a, **k: (unlinked.append(str(path)), unlink(path, *a, **k))
+    )
+    report = write_site(
+        [Output("changes.html", b"3", "x"), Output("later.html", b"3", "x")], out, spare=spare
+    )
+    assert snapshot(out) == {"changes.html": b"3", "later.html": b"3"}  # shorter: truncated first
+    assert [Path(path).name for path in unlinked] == ["later.html"]  # changes.html written over
     assert report.written == 2
     # The output replaced is the spare now, exactly as it was: later.html was not written through.
     assert snapshot(spare) == {"changes.html": b"2", "later.html": b"1"}
     assert stat.S_IMODE((out / "changes.html").stat().st_mode) == 0o666 & ~_umask()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="files are written over in place only on Linux")
+def test_a_spare_s_file_someone_reads_is_replaced_not_written_over(tmp_path: Path) -> None:
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    write_site([Output("a.html", b"1", "x")], out, spare=spare)
+    write_site([Output("a.html", b"2", "x")], out, spare=spare)
+    with open(spare / "a.html", "rb") as reader:  # a download of the output before last, still going
+        write_site([Output("a.html", b"3", "x")], out, spare=spare)
+        assert reader.read() == b"1"
+    assert (out / "a.html").read_bytes() == b"3"
 
 
 def test_a_spare_s_file_with_another_mode_is_replaced_not_rewritten(tmp_path: Path) -> None:
@@ -328,3 +346,16 @@ def test_a_spare_s_file_with_another_mode_is_replaced_not_rewritten(tmp_path: Pa
         assert own.read() == b"1"
     assert (out / "a.html").read_bytes() == b"3"
     assert stat.S_IMODE((out / "a.html").stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_a_folder_under_a_symlinked_folder_of_the_old_output_is_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "css").mkdir(parents=True)
+    (outside / "css/x.css").write_bytes(b"x")
+    out = tmp_path / "_site"
+    write_site([Output("index.html", b"i", "x")], out)
+    (out / "assets").symlink_to(outside)
+    write_site([Output("index.html", b"i", "x"), Output("assets/css/x.css", b"x", "x")], out)
+    assert not (out / "assets").is_symlink()
+    assert (out / "assets/css/x.css").read_bytes() == b"x"
+    assert (out / "assets/css/x.css").stat().st_ino != (outside / "css/x.css").stat().st_ino
