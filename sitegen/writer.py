@@ -582,7 +582,10 @@ class _Reusable:
                 or stat.S_IMODE(status.st_mode) != self._mode
                 or (self._uid is not None and status.st_uid != self._uid)
                 or (isinstance(data, str) and _identity(status) != data)
-                or (isinstance(data, bytes) and (status.st_size != len(data) or _read(old) != data))
+                or (
+                    isinstance(data, bytes)
+                    and (status.st_size != len(data) or read_regular_file(old, follow_links=False) != data)
+                )
             ):
                 return None
         except OSError:  # gone or unreadable: written afresh
@@ -606,11 +609,6 @@ class _Reusable:
 
 
 _REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
 
 
 def _swap_in(staging: Path, out_dir: Path, spare: Path | None = None) -> None:
