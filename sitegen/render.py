@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -75,8 +74,6 @@ class CardRenderer:
     def __init__(self, env: jinja2.Environment, in_memory: int | None = None) -> None:
         self._env = env
         self._cards: dict[tuple[str, bool, str], tuple[bytes, bytes] | Markup | _CardOnDisk] = {}
-        self._split: bool | None = None
-        """Whether cards can be kept without the abstract: decided from the templates, once."""
         self._budget = CARDS_IN_MEMORY if in_memory is None else in_memory
         self._in_memory = self._budget
         self._disk: Any = None
@@ -111,15 +108,14 @@ class CardRenderer:
 
     def _render(self, paper: Any, show_date: bool, heading: str) -> tuple[bytes, bytes] | Markup:
         macros: Any = self._env.get_template(CARD_MACROS).module
-        if self._split is None:
-            self._split = shows_abstract_as_is(template_sources(self._env))
-        if not self._split or not isinstance(paper, PaperView):
-            return Markup(macros.paper_card(paper, show_date, heading))
-        html = str(macros.paper_card(replace(paper, abstract_html=_ABSTRACT_MARK), show_date, heading))
-        before, mark, after = html.partition(_ABSTRACT_MARK)
-        if not mark or _ABSTRACT_MARK in after:
-            # A theme's card that does something else with the abstract than show it once.
-            return Markup(macros.paper_card(paper, show_date, heading))
+        html = macros.paper_card(paper, show_date, heading)
+        if not isinstance(paper, PaperView):
+            return Markup(html)
+        # Cut at the abstract wherever it is: before + abstract + after is the card again, whichever
+        # occurrence it is. A theme that filters the abstract (no occurrence) keeps whole cards.
+        before, abstract, after = str.partition(html, paper.abstract_html)
+        if not abstract:
+            return Markup(html)
         return before.encode(), after.encode()
 
     def __len__(self) -> int:
@@ -132,24 +128,6 @@ class CardRenderer:
         if self._disk is not None:
             self._disk.close()
             self._disk = None
-
-
-_ABSTRACT_MARK = Markup("\0abstract\0")
-"""Where a card shows the abstract: NUL is never in a page (no field of an abstract file may
-hold a control character, escaped or not)."""
-_ABSTRACT_HTML = re.compile(r"\babstract_html\b")
-_ABSTRACT_HTML_AS_IS = re.compile(r"\{\{-?\s*paper\.abstract_html\s*-?\}\}")
-
-
-def shows_abstract_as_is(templates: dict[str, bytes]) -> bool:
-    """True when every template that names ``abstract_html`` only prints ``paper.abstract_html``
-    as it is: a card can then be kept without it and have it put back. A theme that filters it
-    (``|truncate``, ``|striptags``), tests it or gives it another name has whole cards kept."""
-    for data in templates.values():
-        text = data.decode("utf-8", "replace")
-        if len(_ABSTRACT_HTML.findall(text)) != len(_ABSTRACT_HTML_AS_IS.findall(text)):
-            return False
-    return True
 
 
 class TemplateFiles(jinja2.BaseLoader):

@@ -251,7 +251,8 @@ def test_related_papers_are_remembered_until_any_paper_text_changes(tmp_path: Pa
 
 
 def test_a_theme_that_filters_the_abstract_keeps_whole_cards(three_papers: Path, tmp_path: Path) -> None:
-    """Cards are kept without the abstract only when every template prints it as it is."""
+    """A card is kept without the abstract only where it shows the abstract as it is; this one
+    shows it filtered, so its cards are kept whole, and its pages are those of a clean build."""
     macros = (REPO / "themes/default/templates/_macros.html").read_text(encoding="utf-8")
     teaser = '<p class="teaser" title="{{ paper.abstract_html|striptags }}">{{ paper.abstract_html|striptags|upper }}</p>'
     assert "{{ paper.abstract_html }}" in macros
@@ -263,6 +264,27 @@ def test_a_theme_that_filters_the_abstract_keeps_whole_cards(three_papers: Path,
     day = (out / "2024/01/11/index.html").read_text(encoding="utf-8")
     assert '<p class="teaser" title="Abstract 1.">ABSTRACT 1.</p>' in day
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_a_card_showing_its_abstract_twice_is_put_back_whole(three_papers: Path) -> None:
+    """A card is kept cut at one showing of its abstract; both halves and the abstract between
+    them are the card, whichever showing the cut is at."""
+    macros = (REPO / "themes/default/templates/_macros.html").read_text(encoding="utf-8")
+    (three_papers / "templates").mkdir()
+    (three_papers / "templates/_macros.html").write_text(
+        macros.replace(
+            "{{ paper.abstract_html }}", "{{ paper.abstract_html }}<hr>{{ paper.abstract_html }}", 1
+        )
+    )
+    plan = plan_site(three_papers, BuildOptions(cache=False))
+    env = make_environment(plan.config, plan.template_dirs)
+    cards = CardRenderer(env)
+    day = next(page for page in plan.pages if page.template == "day.html")
+    for paper in day.context["papers"]:
+        whole = env.get_template("_macros.html").module.paper_card(paper, True, "h2")
+        assert str(whole).count(str(paper.abstract_html)) == 2
+        assert cards(paper, True) == whole == cards(paper, True)  # rendered, then put back together
+        assert isinstance(cards._cards[(paper.id, True, "h2")], tuple)  # kept without the abstract
 
 
 def test_cards_kept_in_a_file_past_the_memory_limit_give_the_same_pages(
