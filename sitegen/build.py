@@ -110,23 +110,31 @@ class BuildReport:
 def plan_site(site_dir: Path, options: BuildOptions, stopwatch: Stopwatch | None = None) -> Plan:
     """Load, validate, select, index and plan; raises ``InputError`` listing every problem."""
     watch = stopwatch or Stopwatch()
-    indexed = index_content(site_dir, options, watch)
-    return plan_output(relate(indexed, cache_folder(site_dir, options), options.jobs != 1, watch), watch)
+    cache_dir = cache_folder(site_dir, options)
+    parsed = PaperCache(cache_dir) if cache_dir is not None else None
+    try:
+        indexed = index_content(site_dir, options, watch, parsed)
+    finally:
+        if parsed is not None:
+            parsed.save()
+    return plan_output(relate(indexed, cache_dir, options.jobs != 1, watch), watch)
 
 
-def index_content(site_dir: Path, options: BuildOptions, watch: Stopwatch) -> IndexedSite:
+def index_content(
+    site_dir: Path, options: BuildOptions, watch: Stopwatch, parsed: PaperCache | None = None
+) -> IndexedSite:
     """Load, validate, select and index, all but related papers (``relate``); raises
-    ``InputError`` listing every problem."""
+    ``InputError`` listing every problem. Papers are taken from ``parsed`` when it has them, and
+    it is told which papers the site has, for the caller to ``save``."""
     overrides: Mapping[str, Any] = {"base_url": options.base_url} if options.base_url else {}
     config = load_config(site_dir, overrides)
     theme_dir = find_theme(site_dir, config.theme)
 
-    cache_dir = cache_folder(site_dir, options)
     with watch.stage("load"):
         loaded = load_papers(
             find_abstract_files(site_dir / CONTENT_DIR),
             shown_root=_shown_root(site_dir),
-            parsed=PaperCache(cache_dir) if cache_dir is not None else None,
+            parsed=parsed,
             fork=options.jobs != 1,
         )
     errors = [problem for problem in loaded.problems if problem.is_error]
@@ -286,7 +294,13 @@ def build(
     cache_dir = cache_folder(site_dir, options)
     if cache_dir is not None:
         check_cache_folder(cache_dir, output_dir)  # before loading, which writes to the cache
-    indexed = index_content(site_dir, options, watch)
+    parsed = PaperCache(cache_dir) if cache_dir is not None else None
+    try:
+        indexed = index_content(site_dir, options, watch, parsed)
+    except BaseException:
+        if parsed is not None:
+            parsed.save()  # the papers that did parse are kept for the next try
+        raise
     fork = options.jobs != 1
     # Started first, as it takes longest, in a new process given only what it needs: a fork would
     # hold (and count in its memory) every paper, 1.2 GB at 100,000 papers.
@@ -296,6 +310,8 @@ def build(
         RelatedPapers(indexed.site, cache_dir, fork) as related,
     ):
         del search_work
+        if parsed is not None:
+            parsed.save()  # here rather than before: beside the two processes just started
         # Only the papers' own pages show related papers: the rest are planned and rendered
         # while those are found.
         plan = plan_output(indexed, watch)

@@ -545,7 +545,8 @@ class ParsedPapers(Protocol):
 
     def add(self, key: str, entry: Entry) -> None: ...
 
-    def save(self, keys: Iterable[str]) -> None: ...
+    def keep(self, keys: Iterable[str]) -> None:
+        """The keys of this build's papers: the ones the cache's own ``save`` writes."""
 
 
 PARSE_IN_TWO_FROM = 200
@@ -560,7 +561,8 @@ def load_papers(
     fork: bool = False,
 ) -> LoadedContent:
     """Parse and validate every abstract file; a bad file adds problems, never stops the rest.
-    A file ``parsed`` has is taken from it; ``parsed`` is then told what this build parsed. With
+    A file ``parsed`` has is taken from it; ``parsed`` is then told what this build parsed and
+    which papers it has (saving them is the caller's: a build does it beside its other work). With
     ``fork``, a second process parses half the files."""
     read: list[tuple[Path, bytes | OSError]] = []
     for file in files:
@@ -597,7 +599,7 @@ def load_papers(
         papers.append(entry[0])
         problems.extend(entry[1])
     if parsed is not None:
-        parsed.save(key for key in keys if key)
+        parsed.keep(key for key in keys if key)
     problems.extend(duplicate_ids(papers))
     return LoadedContent(tuple(papers), tuple(problems), len(missing))
 

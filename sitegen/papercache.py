@@ -30,13 +30,15 @@ KEY_LENGTH = 32
 
 class PaperCache:
     """``found`` holds the wanted papers the file had; ``add`` the ones parsed afresh; ``save``
-    keeps exactly the papers of this build, copying unchanged lines without decoding them."""
+    keeps exactly the papers of this build (``keep``), copying unchanged lines without decoding
+    them."""
 
     def __init__(self, folder: Path) -> None:
         self._path = folder / CACHE_FILE
         self._header = json.dumps({"format": FORMAT, "code": code_fingerprint().hex()}) + "\n"
         self._added: dict[str, Entry] = {}
         self._stored: set[str] = set()
+        self._kept: set[str] | None = None
 
     def key(self, shown: Path, data: bytes) -> str:
         """A paper's record is found by its file's bytes, the path messages show, and the code."""
@@ -66,9 +68,13 @@ class PaperCache:
     def add(self, key: str, entry: Entry) -> None:
         self._added[key] = entry  # encoded as it is saved, one at a time
 
-    def save(self, keys: Iterable[str]) -> None:
-        current = set(keys)
-        if not self._added and current == self._stored:
+    def keep(self, keys: Iterable[str]) -> None:
+        self._kept = set(keys)
+
+    def save(self) -> None:
+        """Writes the papers ``keep`` was given, if it was, and if they are not what the file has."""
+        current = self._kept
+        if current is None or (not self._added and current == self._stored):
             return
 
         def write(out: BinaryIO) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_site
 from sitegen.content import Author, Paper
-from sitegen.errors import OutputError, Problem, Severity
+from sitegen.errors import InputError, OutputError, Problem, Severity
 from sitegen.pagecache import CACHE_FILE as PAGES_FILE
 from sitegen.pagecache import PageCache, PageKeys, pickled, site_fingerprint
 from sitegen.papercache import CACHE_FILE as PAPERS_FILE
@@ -97,6 +97,19 @@ def test_only_the_abstract_files_that_changed_are_parsed(three_papers: Path, tmp
     (three_papers / "content/1.md").rename(three_papers / "content/one.md")  # messages name the file
     assert build_in(three_papers, out).plan.papers_parsed == 1
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_a_build_that_fails_on_a_broken_file_keeps_the_other_papers_parsed(
+    three_papers: Path, tmp_path: Path
+) -> None:
+    (three_papers / "content/4.md").write_text("---\ntitle: [unclosed\n---\n")
+    with pytest.raises(InputError, match=r"4\.md"):
+        build_in(three_papers, tmp_path / "_site")
+    (three_papers / "content/4.md").unlink()
+    assert build_in(three_papers, tmp_path / "_site").plan.papers_parsed == 0
+    (three_papers / "content/4.md").write_text(paper_text("2401.00004", "Paper 4", date="2024-01-14"))
+    assert plan_site(three_papers, BuildOptions()).papers_parsed == 1  # checked, and kept too
+    assert build_in(three_papers, tmp_path / "_site").plan.papers_parsed == 0
 
 
 def test_a_rebuild_renders_only_the_pages_whose_inputs_changed(three_papers: Path, tmp_path: Path) -> None:
