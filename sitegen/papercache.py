@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 from pathlib import Path
@@ -26,6 +27,10 @@ CACHE_FILE = "papers.jsonl"
 FORMAT = "sitegen-papers-1"
 KEY_LENGTH = 32
 """Hexadecimal digits of a key, at the start of its line."""
+STALE_SHARE = 0.125
+"""Lines of papers no longer in the site (removed, or changed and kept anew), as a share of the
+current papers, up to which new papers are added to the end of the file rather than it all
+written again."""
 
 
 class PaperCache:
@@ -37,7 +42,12 @@ class PaperCache:
         self._path = folder / CACHE_FILE
         self._header = json.dumps({"format": FORMAT, "code": code_fingerprint().hex()}) + "\n"
         self._added: dict[str, Entry] = {}
-        self._stored: set[str] = set()
+        self._found: dict[str, int] = {}
+        """Key → the number of the line it was found on."""
+        self._lines = 0
+        """Lines of the file after its header, found or not (gone, damaged, there twice)."""
+        self._whole = False
+        """Whether ``find`` read the file to its end: one it could not is written anew."""
         self._kept: set[str] | None = None
 
     def key(self, shown: Path, data: bytes) -> str:
@@ -50,19 +60,21 @@ class PaperCache:
     def find(self, wanted: set[str]) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
         try:
-            with open(self._path, encoding="utf-8") as file:
+            with open(self._path, encoding="utf-8", newline="\n") as file:  # lines as in bytes
                 if file.readline() != self._header:
                     return found
                 for line in file:
                     key = line[:KEY_LENGTH]
-                    self._stored.add(key)
+                    self._lines += 1
                     if key in wanted and key not in found and line[KEY_LENGTH : KEY_LENGTH + 1] == " ":
                         try:
                             found[key] = decode(json.loads(line[KEY_LENGTH + 1 :]))
+                            self._found[key] = self._lines
                         except (ValueError, TypeError, KeyError, IndexError, RecursionError):
                             continue  # damaged: that paper is parsed again
         except (OSError, UnicodeDecodeError):
             return {}
+        self._whole = True
         return found
 
     def add(self, key: str, entry: Entry) -> None:
@@ -72,22 +84,32 @@ class PaperCache:
         self._kept = set(keys)
 
     def save(self) -> None:
-        """Writes the papers ``keep`` was given, if it was, and if they are not what the file has."""
+        """Writes the papers ``keep`` was given, if it was, and if they are not what the file has:
+        added at the end of the file while at most ``STALE_SHARE`` of its lines are papers gone
+        or changed since (a day's new papers cost their own lines, not the archive's), else the
+        file is written anew with only the current papers."""
         current = self._kept
-        if current is None or (not self._added and current == self._stored):
+        if current is None:
+            return
+        new_lines = [key for key in self._added if key in current]
+        stale = self._lines - len(current.intersection(self._found))
+        if (
+            self._whole
+            and stale <= len(current) * STALE_SHARE
+            and (not new_lines or self._appended(new_lines))
+        ):
             return
 
         def write(out: BinaryIO) -> None:
             out.write(self._header.encode())
-            kept = set()
             try:
                 with open(self._path, "rb") as old:
                     if old.readline().decode("utf-8", "replace") == self._header:
-                        for line in old:
+                        # Each current paper's line that was found good, not a damaged one before it.
+                        for number, line in enumerate(old, start=1):
                             key = line[:KEY_LENGTH].decode("ascii", "replace")
-                            if key in current and key not in self._added and key not in kept:
+                            if self._found.get(key) == number and key in current:
                                 out.write(line if line.endswith(b"\n") else line + b"\n")
-                                kept.add(key)
             except OSError:
                 pass
             for key, entry in self._added.items():
@@ -96,6 +118,26 @@ class PaperCache:
                     out.write(f"{key} {text}\n".encode())
 
         write_atomically(self._path, write)
+
+    def _appended(self, keys: list[str]) -> bool:
+        """Adds these papers' lines to the end of the file, if it has its header and ends with a
+        whole line (a save cut short leaves the line half-written; the rewrite drops it). A line
+        is checked whole when it is read, so a write cut short here costs a parse, never a wrong
+        paper."""
+        lines = "".join(
+            f"{key} {json.dumps(encode(*self._added[key]), separators=(',', ':'))}\n" for key in keys
+        ).encode()
+        try:
+            with open(self._path, "rb+") as file:
+                if file.read(len(self._header)) != self._header.encode():
+                    return False
+                file.seek(-1, os.SEEK_END)
+                if file.read(1) != b"\n":
+                    return False
+                file.write(lines)
+        except OSError:
+            return False
+        return True
 
 
 # --- one paper ↔ JSON ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from markupsafe import Markup
 
 from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_site
 from sitegen.content import Author, Paper
@@ -19,7 +20,7 @@ from sitegen.errors import InputError, OutputError, Problem, Severity
 from sitegen.pagecache import CACHE_FILE as PAGES_FILE
 from sitegen.pagecache import PageCache, PageKeys, pickled, site_fingerprint
 from sitegen.papercache import CACHE_FILE as PAPERS_FILE
-from sitegen.papercache import decode, encode
+from sitegen.papercache import PaperCache, decode, encode
 from sitegen.render import (
     CardRenderer,
     make_environment,
@@ -110,6 +111,45 @@ def test_a_build_that_fails_on_a_broken_file_keeps_the_other_papers_parsed(
     (three_papers / "content/4.md").write_text(paper_text("2401.00004", "Paper 4", date="2024-01-14"))
     assert plan_site(three_papers, BuildOptions()).papers_parsed == 1  # checked, and kept too
     assert build_in(three_papers, tmp_path / "_site").plan.papers_parsed == 0
+
+
+def test_new_papers_are_added_to_the_end_of_the_paper_cache(three_papers: Path, tmp_path: Path) -> None:
+    out = tmp_path / "_site"
+    build_in(three_papers, out)
+    cache_file = three_papers / DEFAULT_CACHE / PAPERS_FILE
+    before = cache_file.read_bytes()
+    (three_papers / "content/4.md").write_text(paper_text("2401.00004", "Paper 4", date="2024-01-14"))
+    build_in(three_papers, out)
+    grown = cache_file.read_bytes()
+    assert grown.startswith(before) and grown.count(b"\n") == before.count(b"\n") + 1
+    # An edit leaves a stale line: past an eighth of the papers, the file is written anew.
+    edited = three_papers / "content/1.md"
+    edited.write_text(edited.read_text().replace("Abstract 1.", "Abstract one."))
+    assert build_in(three_papers, out).plan.papers_parsed == 1
+    assert cache_file.read_bytes().count(b"\n") == 1 + 4 and b"Abstract one." in cache_file.read_bytes()
+    # A save cut short mid-line is not added to: the file is written anew.
+    cache_file.write_bytes(cache_file.read_bytes()[:-10])
+    (three_papers / "content/5.md").write_text(paper_text("2401.00005", "Paper 5", date="2024-01-15"))
+    assert build_in(three_papers, out).plan.papers_parsed == 2
+    assert cache_file.read_bytes().count(b"\n") == 1 + 5 and cache_file.read_bytes().endswith(b"\n")
+    assert build_in(three_papers, out).plan.papers_parsed == 0
+    assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_a_paper_cache_rewrite_keeps_the_good_line_of_a_paper_not_a_damaged_one(tmp_path: Path) -> None:
+    paper = Paper(
+        "2401.00001", "T", (), dt.date(2024, 1, 1), (), "A", Markup("<p>A</p>"), "A", "A", (), Path("a.md"), 4
+    )
+    cache = PaperCache(tmp_path)
+    key = cache.key(Path("a.md"), b"the file")
+    line = json.dumps(encode(paper, ()), separators=(",", ":"))
+    damaged = line.replace('"T"', "22", 1)
+    header = cache._header
+    (tmp_path / PAPERS_FILE).write_text(f"{header}{key} {damaged}\n{key} {line}\n")  # a repair, added
+    assert cache.find({key}) == {key: (paper, ())}
+    cache.keep([key])
+    cache.save()  # one line in two is stale: written anew
+    assert (tmp_path / PAPERS_FILE).read_text() == f"{header}{key} {line}\n"
 
 
 def test_a_rebuild_renders_only_the_pages_whose_inputs_changed(three_papers: Path, tmp_path: Path) -> None:
