@@ -179,7 +179,7 @@ class RelatedPapers:
         if self._numbers is None:
             texts = related_texts(self._papers)
             elsewhere = fork and len(texts) >= RELATED_ELSEWHERE_FROM
-            self._work = in_background(related_numbers_once, texts, fork=elsewhere, spawn=True)
+            self._work = in_background(related_numbers_once, texts, cache_dir, fork=elsewhere, spawn=True)
 
     def ready(self) -> bool:
         """Whether ``site`` can answer without waiting (or computes them here, with no child)."""

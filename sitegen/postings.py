@@ -30,6 +30,19 @@ PIPELINE_VERSION = b"sitegen-search-terms-1"
 """Part of every paper's key: change it when the pipeline (tokenizer, trimmer, stop words, stemmer)
 changes, so that terms made the old way are never reused."""
 
+
+@dataclass(frozen=True, slots=True)
+class TermStore:
+    """Which cache file a ``TermCache`` keeps, for texts of how many fields, made how."""
+
+    file_name: str
+    version: bytes
+    """Part of every key: changed when the tokenizer or the terms change."""
+    fields: int
+
+
+SEARCH_TERMS = TermStore(CACHE_FILE, PIPELINE_VERSION, FIELD_COUNT)
+
 Ints = npt.NDArray[np.signedinteger[Any]]
 Record = npt.NDArray[np.int32]
 """One paper's terms: the length of each field, the number of distinct terms in each, then those
@@ -69,9 +82,14 @@ class TermCache:
     rewritten (whole, then renamed into place) only when a paper's terms were not in it."""
 
     def __init__(
-        self, folder: Path | None, tokenize: Callable[[str], list[str]], token_term: Callable[[str], str]
+        self,
+        folder: Path | None,
+        tokenize: Callable[[str], list[str]],
+        token_term: Callable[[str], str],
+        store: TermStore = SEARCH_TERMS,
     ) -> None:
-        self._path = folder / CACHE_FILE if folder is not None else None
+        self._store = store
+        self._path = folder / store.file_name if folder is not None else None
         self._tokenize = tokenize
         self._token_numbers = _TokenNumbers(token_term, self._term_number)
         self._vocabulary: list[str] = []
@@ -82,7 +100,7 @@ class TermCache:
             self._load(self._path)
 
     def record(self, texts: Sequence[str]) -> tuple[bytes, Record]:
-        key = _key(texts)
+        key = _key(texts, self._store.version)
         found = self._cached.get(key)
         if found is not None:
             return key, found
@@ -120,7 +138,8 @@ class TermCache:
             return
         sizes = np.array([len(record) for record in records], dtype=np.int64)
         joined = np.concatenate(records) if records else np.zeros(0, np.int32)
-        ids = _term_positions(*_record_starts(sizes, joined), len(joined))
+        fields = self._store.fields
+        ids = _term_positions(*_record_starts(sizes, joined, fields), len(joined), fields)
         # The terms still used, renumbered in their order: np.unique's answer, counted rather than
         # sorted (a sort of every term of every paper was most of the time here).
         numbers = joined[ids]
@@ -151,7 +170,7 @@ class TermCache:
             blob = arrays["vocabulary"].tobytes().decode("utf-8", "surrogatepass")
             vocabulary = blob.split("\n") if blob else []
             keys, sizes, records = arrays["keys"].tobytes(), arrays["sizes"], arrays["records"]
-            if not _well_formed(arrays, vocabulary):
+            if not _well_formed(arrays, vocabulary, self._store.fields):
                 return
         except Exception:  # noqa: BLE001 - whatever is wrong with a cache file, it is only a cache
             return
@@ -182,24 +201,24 @@ class _TokenNumbers(dict[str, int]):
         return number
 
 
-def _record_starts(sizes: Ints, records: Record) -> tuple[Ints, Ints]:
+def _record_starts(sizes: Ints, records: Record, fields: int) -> tuple[Ints, Ints]:
     """Where each of records laid end to end (``sizes`` long each) starts, and how many distinct
     terms it has."""
     starts = np.cumsum(sizes) - sizes
-    distinct = records[starts[:, None] + np.arange(FIELD_COUNT, 2 * FIELD_COUNT)].sum(axis=1, dtype=np.int64)
+    distinct = records[starts[:, None] + np.arange(fields, 2 * fields)].sum(axis=1, dtype=np.int64)
     return starts, distinct
 
 
-def _term_positions(starts: Ints, distinct: Ints, length: int) -> npt.NDArray[np.bool_]:
+def _term_positions(starts: Ints, distinct: Ints, length: int, fields: int) -> npt.NDArray[np.bool_]:
     """Which places of records laid end to end hold term numbers (see ``_record_starts``)."""
     # +1 where each record's term numbers start, -1 where they end.
     marks = np.zeros(length + 1, np.int64)
-    np.add.at(marks, starts + 2 * FIELD_COUNT, 1)
-    np.add.at(marks, starts + 2 * FIELD_COUNT + distinct, -1)
+    np.add.at(marks, starts + 2 * fields, 1)
+    np.add.at(marks, starts + 2 * fields + distinct, -1)
     return np.cumsum(marks[:-1]) > 0
 
 
-def _well_formed(arrays: dict[str, npt.NDArray[Any]], vocabulary: list[str]) -> bool:
+def _well_formed(arrays: dict[str, npt.NDArray[Any]], vocabulary: list[str], fields: int) -> bool:
     """Whether a cache file's arrays hold records exactly as ``TermCache.record`` makes them:
     checked, because a wrong number here would silently become a wrong index."""
     expected = {"vocabulary": np.uint8, "keys": np.uint8, "sizes": np.int64, "records": np.int32}
@@ -209,23 +228,23 @@ def _well_formed(arrays: dict[str, npt.NDArray[Any]], vocabulary: list[str]) -> 
         and len(keys) == 16 * len(sizes)
         and len(set(vocabulary)) == len(vocabulary)
         and "" not in vocabulary
-        and not (sizes < 2 * FIELD_COUNT).any()
+        and not (sizes < 2 * fields).any()
         and not (sizes > len(records)).any()
         and sum(sizes.tolist()) == len(records)
-        and _records_fit(sizes, records, len(vocabulary))
+        and _records_fit(sizes, records, len(vocabulary), fields)
     )
 
 
-def _records_fit(sizes: Ints, records: Record, vocabulary: int) -> bool:
+def _records_fit(sizes: Ints, records: Record, vocabulary: int, fields: int) -> bool:
     """Each record's counts add up, its term numbers are in the vocabulary, its terms occur."""
     if not len(sizes):
         return True
-    starts, per_record = _record_starts(sizes, records)
-    heads = records[starts[:, None] + np.arange(2 * FIELD_COUNT)].astype(np.int64)
-    distinct = heads[:, FIELD_COUNT:]
-    if (heads < 0).any() or (sizes != 2 * FIELD_COUNT + 2 * per_record).any():
+    starts, per_record = _record_starts(sizes, records, fields)
+    heads = records[starts[:, None] + np.arange(2 * fields)].astype(np.int64)
+    distinct = heads[:, fields:]
+    if (heads < 0).any() or (sizes != 2 * fields + 2 * per_record).any():
         return False
-    ids = _term_positions(starts, per_record, len(records))
+    ids = _term_positions(starts, per_record, len(records), fields)
     counts = records[np.flatnonzero(ids) + np.repeat(per_record, per_record)].astype(np.int64)
     term_numbers = records[ids]
     if len(counts) and (counts.min() < 1 or term_numbers.min() < 0 or term_numbers.max() >= vocabulary):
@@ -234,12 +253,12 @@ def _records_fit(sizes: Ints, records: Record, vocabulary: int) -> bool:
     running = np.concatenate([[0], np.cumsum(counts)])
     field_ends = np.cumsum(distinct.ravel())
     return bool(
-        (running[field_ends] - running[field_ends - distinct.ravel()] == heads[:, :FIELD_COUNT].ravel()).all()
+        (running[field_ends] - running[field_ends - distinct.ravel()] == heads[:, :fields].ravel()).all()
     )
 
 
-def _key(texts: Sequence[str]) -> bytes:
-    digest = hashlib.blake2b(PIPELINE_VERSION, digest_size=16)
+def _key(texts: Sequence[str], version: bytes) -> bytes:
+    digest = hashlib.blake2b(version, digest_size=16)
     for text in texts:
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little"))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from operator import mul
 from pathlib import Path
@@ -27,7 +27,7 @@ import numpy.typing as npt
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from .cachefiles import code_fingerprint, write_atomically
-from .postings import ranks
+from .postings import Record, TermCache, TermStore, ranks
 
 if TYPE_CHECKING:
     from .content import Paper
@@ -44,15 +44,28 @@ _WORD = re.compile(r"\w{3,}")
 _IGNORED = frozenset(STOP_WORDS) | {"we", "our", "paper", "show", "propose", "using", "based", "approach"}
 
 
-def term_counts(title: str, abstract: str, folded: dict[str, str]) -> Counter[str]:
-    """Words folded to lower case, plurals to the singular, stop words and numbers left out; a
-    title word counts ``TITLE_WEIGHT`` times. ``folded`` remembers each word's term (an archive
-    has far fewer distinct words than words), so that counting runs as C loops over the words."""
-    words = _WORD.findall(abstract.casefold()) + _WORD.findall(title.casefold()) * TITLE_WEIGHT
-    for word in set(words).difference(folded):
-        folded[word] = _fold(word)
-    counts = Counter(map(folded.__getitem__, words))
-    del counts[""]
+RELATED_TERMS = TermStore("related-terms.npz", b"sitegen-related-terms-1", 2)
+"""Each paper's terms, kept in the cache folder by the hash of its abstract and title: counting
+them was half the work, and a new paper changes every weight but no other paper's terms. Change
+the version when ``_words`` or ``_fold`` changes."""
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def term_counts(record: Record) -> dict[int, int]:
+    """A paper's terms (numbers into its ``TermCache``'s vocabulary) and how often each occurs,
+    from its record of abstract and title: in the order they first occur in the abstract, then in
+    the title, a title word counting ``TITLE_WEIGHT`` times. Stop words and numbers are left out,
+    plurals folded to the singular (``_fold``)."""
+    values = record.tolist()
+    in_abstract, in_title = values[2], values[3]
+    ids = values[4 : 4 + in_abstract + in_title]
+    frequencies = values[4 + in_abstract + in_title :]
+    counts = dict(zip(ids[:in_abstract], frequencies[:in_abstract], strict=True))
+    for term, count in zip(ids[in_abstract:], frequencies[in_abstract:], strict=True):
+        counts[term] = counts.get(term, 0) + TITLE_WEIGHT * count
     return counts
 
 
@@ -85,22 +98,36 @@ def by_id(papers: Sequence[Paper], numbers: Sequence[Sequence[int]]) -> Mapping[
     )
 
 
-def related_numbers(texts: Sequence[tuple[str, str]], limit: int = RELATED_LIMIT) -> list[list[int]]:
+def related_numbers(
+    texts: Sequence[tuple[str, str]], limit: int = RELATED_LIMIT, cache_dir: Path | None = None
+) -> list[list[int]]:
     """``related_papers`` from each paper's ``related_texts``, as each paper's list of the numbers
-    of its related papers: what a second process hands back, and what ``related.json`` keeps."""
-    folded: dict[str, str] = {}
-    counts = [term_counts(title, words, folded) for title, words in texts]
-    document_frequency: Counter[str] = Counter()
-    for count in counts:
-        document_frequency.update(count.keys())
+    of its related papers: what a second process hands back, and what ``related.json`` keeps.
+    ``cache_dir`` keeps each paper's terms for the next build (``RELATED_TERMS``)."""
+    cache = TermCache(cache_dir, _words, _fold, RELATED_TERMS)
+    keys, records = [], []
+    for title, words in texts:
+        key, record = cache.record((words, title))
+        keys.append(key)
+        records.append(record)
+    cache.save(keys, records)
+    del keys
+    counts = [term_counts(record) for record in records]
+    del records
+    # Terms are numbers, so the papers each is in are counted by numpy, not by a Counter.
+    in_papers = np.bincount(np.fromiter(itertools.chain.from_iterable(counts), np.int64))
     total = len(texts)
     # A word no other paper has relates nothing, and one every paper has tells nothing apart.
-    idf = {term: math.log(total / df) for term, df in document_frequency.items() if 1 < df < total}
+    shared = np.flatnonzero((in_papers > 1) & (in_papers < total))
+    idf = {
+        term: math.log(total / df)
+        for term, df in zip(shared.tolist(), in_papers[shared].tolist(), strict=True)
+    }
 
     # Papers are numbered 0, -1, -2, … so that the larger number is the earlier in ``papers``:
     # plain tuple comparisons then break ties in the site's order, at C speed.
-    signatures: list[list[tuple[float, str]]] = []
-    postings: dict[str, list[tuple[float, int]]] = {}
+    signatures: list[list[tuple[float, int]]] = []
+    postings: dict[int, list[tuple[float, int]]] = {}
     most = max((max(count.values(), default=0) for count in counts), default=0)
     tf_weight = [0.0] + [1.0 + math.log(tf) for tf in range(1, most + 1)]
     for number, count in enumerate(counts):
@@ -124,13 +151,15 @@ def related_numbers(texts: Sequence[tuple[str, str]], limit: int = RELATED_LIMIT
     return _best_matches(signatures, postings, limit)
 
 
-def related_numbers_once(texts: Sequence[tuple[str, str]]) -> list[list[list[int]]]:
+def related_numbers_once(
+    texts: Sequence[tuple[str, str]], cache_dir: Path | None = None
+) -> list[list[list[int]]]:
     """``related_numbers`` as the one item of a child process's results (``parallel``)."""
-    return [related_numbers(texts)]
+    return [related_numbers(texts, cache_dir=cache_dir)]
 
 
 def _best_matches(
-    signatures: list[list[tuple[float, str]]], postings: dict[str, list[tuple[float, int]]], limit: int
+    signatures: list[list[tuple[float, int]]], postings: dict[int, list[tuple[float, int]]], limit: int
 ) -> list[list[int]]:
     """For each paper, the numbers of the ``limit`` papers scoring highest against it (at least
     ``MIN_SCORE``; ties to the earlier paper). A paper's score against another is the sum, over the

@@ -303,6 +303,22 @@ def test_related_papers_are_remembered_until_any_paper_text_changes(tmp_path: Pa
     assert dict(remembered(changed)) == dict(real(changed)) and len(computed) == 4
 
 
+def test_related_papers_from_cached_terms_are_those_counted_afresh(tmp_path: Path) -> None:
+    from sitegen import related
+
+    texts = related.related_texts(plan_site(REPO, BuildOptions(cache=False)).site.papers)
+    afresh = related.related_numbers(texts)
+    assert any(afresh) and related.related_numbers(texts, cache_dir=tmp_path) == afresh
+    stored = tmp_path / related.RELATED_TERMS.file_name
+    assert stored.is_file()
+    stored.touch()
+    written = stored.stat().st_mtime_ns
+    assert related.related_numbers(texts, cache_dir=tmp_path) == afresh
+    assert stored.stat().st_mtime_ns == written  # every paper's terms were there: not written again
+    changed = [(title, words + " attention diffusion") for title, words in texts[:3]] + texts[3:-1]
+    assert related.related_numbers(changed, cache_dir=tmp_path) == related.related_numbers(changed)
+
+
 def test_a_theme_that_filters_the_abstract_keeps_whole_cards(three_papers: Path, tmp_path: Path) -> None:
     """A card is kept without the abstract only where it shows the abstract as it is; this one
     shows it filtered, so its cards are kept whole, and its pages are those of a clean build."""
