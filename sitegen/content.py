@@ -565,8 +565,16 @@ def load_papers(
     which papers it has (saving them is the caller's: a build does it beside its other work). With
     ``fork``, a second process parses half the files."""
     read: list[tuple[Path, bytes | OSError]] = []
+    shown_folders: dict[str, Path] = {}  # relpath is slow, and thousands of files share a folder
     for file in files:
-        shown = Path(os.path.relpath(file, shown_root)) if shown_root else file
+        if shown_root:
+            folder, name = os.path.split(file)
+            shown_folder = shown_folders.get(folder)
+            if shown_folder is None:
+                shown_folder = shown_folders[folder] = Path(os.path.relpath(folder, shown_root))
+            shown = shown_folder / name
+        else:
+            shown = file
         try:
             read.append((shown, file.read_bytes()))
         except OSError as exc:
