@@ -87,7 +87,14 @@ class PaperCache:
         """Writes the papers ``keep`` was given, if it was, and if they are not what the file has:
         added at the end of the file while at most ``STALE_SHARE`` of its lines are papers gone
         or changed since (a day's new papers cost their own lines, not the archive's), else the
-        file is written anew with only the current papers."""
+        file is written anew with only the current papers. What the cache held is let go: a
+        build keeps going for long after, and the papers it parsed may be replaced by others."""
+        try:
+            self._save()
+        finally:
+            self._added, self._found, self._kept = {}, {}, None
+
+    def _save(self) -> None:
         current = self._kept
         if current is None:
             return
