@@ -73,6 +73,7 @@ class PaperCache:
                         except (ValueError, TypeError, KeyError, IndexError, RecursionError):
                             continue  # damaged: that paper is parsed again
         except (OSError, UnicodeDecodeError):
+            self._found, self._lines = {}, 0  # every paper is parsed again, and the file written anew
             return {}
         self._whole = True
         return found
@@ -115,7 +116,7 @@ class PaperCache:
                         # Each current paper's line that was found good, not a damaged one before it.
                         for number, line in enumerate(old, start=1):
                             key = line[:KEY_LENGTH].decode("ascii", "replace")
-                            if self._found.get(key) == number and key in current:
+                            if self._found.get(key) == number and key in current and key not in self._added:
                                 out.write(line if line.endswith(b"\n") else line + b"\n")
             except OSError:
                 pass
@@ -135,12 +136,15 @@ class PaperCache:
             f"{key} {json.dumps(encode(*self._added[key]), separators=(',', ':'))}\n" for key in keys
         ).encode()
         try:
-            with open(self._path, "rb+") as file:
+            with open(self._path, "rb") as file:
                 if file.read(len(self._header)) != self._header.encode():
                     return False
                 file.seek(-1, os.SEEK_END)
                 if file.read(1) != b"\n":
                     return False
+            # Opened to append (O_APPEND): another build's lines added meanwhile are written after,
+            # never over.
+            with open(self._path, "ab") as file:
                 file.write(lines)
         except OSError:
             return False

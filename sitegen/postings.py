@@ -91,13 +91,13 @@ class TermCache:
         self._store = store
         self._path = folder / store.file_name if folder is not None else None
         self._tokenize = tokenize
-        self._token_numbers = _TokenNumbers(token_term, self._term_number)
         self._vocabulary: list[str] = []
         self._number: dict[str, int] = {}
         self._cached: dict[bytes, Record] = {}
         self._misses = 0
         if self._path is not None:
             self._load(self._path)
+        self._token_numbers = _TokenNumbers(token_term, self._vocabulary, self._number)
 
     def record(self, texts: Sequence[str]) -> tuple[bytes, Record]:
         key = _key(texts, self._store.version)
@@ -119,13 +119,6 @@ class TermCache:
             ids += occurrences.keys()
             frequencies += occurrences.values()
         return key, np.array(lengths + counts + ids + frequencies, dtype=np.int32)
-
-    def _term_number(self, term: str) -> int:
-        number = self._number.get(term)
-        if number is None:
-            number = self._number[term] = len(self._vocabulary)
-            self._vocabulary.append(term)
-        return number
 
     @property
     def vocabulary(self) -> list[str]:
@@ -188,16 +181,28 @@ _DROPPED = -1
 
 
 class _TokenNumbers(dict[str, int]):
-    """Token → the number of its term, or ``_DROPPED``; worked out the first time it is asked."""
+    """Token → the number of its term in ``vocabulary``, or ``_DROPPED``; worked out the first time
+    it is asked, a new term added to ``vocabulary`` and ``numbers``. (It holds those, not its
+    cache: a cycle would keep the cache's arrays until the collector next runs.)"""
 
-    def __init__(self, token_term: Callable[[str], str], term_number: Callable[[str], int]) -> None:
+    def __init__(
+        self, token_term: Callable[[str], str], vocabulary: list[str], numbers: dict[str, int]
+    ) -> None:
         super().__init__()
         self._token_term = token_term
-        self._term_number = term_number
+        self._vocabulary = vocabulary
+        self._numbers = numbers
 
     def __missing__(self, token: str) -> int:
         term = self._token_term(token)
-        number = self[token] = self._term_number(term) if term else _DROPPED
+        if not term:
+            number = _DROPPED
+        else:
+            number = self._numbers.get(term, -1)
+            if number < 0:
+                number = self._numbers[term] = len(self._vocabulary)
+                self._vocabulary.append(term)
+        self[token] = number
         return number
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import itertools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from operator import mul
 from pathlib import Path
@@ -44,27 +44,32 @@ _WORD = re.compile(r"\w{3,}")
 _IGNORED = frozenset(STOP_WORDS) | {"we", "our", "paper", "show", "propose", "using", "based", "approach"}
 
 
-RELATED_TERMS = TermStore("related-terms.npz", b"sitegen-related-terms-1", 2)
-"""Each paper's terms, kept in the cache folder by the hash of its abstract and title: counting
-them was half the work, and a new paper changes every weight but no other paper's terms. Change
-the version when ``_words`` or ``_fold`` changes."""
+RELATED_TERMS_FILE = "related-terms.npz"
+
+
+def related_terms() -> TermStore:
+    """Each paper's terms, kept in the cache folder by the hash of its abstract and title, and of
+    sitegen's code (the words, stop words and folding are code): counting them was half the work,
+    and a new paper changes every weight but no other paper's terms."""
+    return TermStore(RELATED_TERMS_FILE, b"sitegen-related-terms-1" + code_fingerprint(), 2)
 
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def term_counts(record: Record) -> dict[int, int]:
-    """A paper's terms (numbers into its ``TermCache``'s vocabulary) and how often each occurs,
-    from its record of abstract and title: in the order they first occur in the abstract, then in
-    the title, a title word counting ``TITLE_WEIGHT`` times. Stop words and numbers are left out,
-    plurals folded to the singular (``_fold``)."""
+def term_counts(record: Record, vocabulary: Sequence[str]) -> dict[str, int]:
+    """A paper's terms and how often each occurs, from its record of abstract and title (numbers
+    into ``vocabulary``, its ``TermCache``'s): in the order they first occur in the abstract, then
+    in the title, a title word counting ``TITLE_WEIGHT`` times. Stop words and numbers are left
+    out, plurals folded to the singular (``_fold``). The terms are the vocabulary's strings, which
+    every paper shares: a dict of strings also takes a third less memory than one of numbers."""
     values = record.tolist()
     in_abstract, in_title = values[2], values[3]
-    ids = values[4 : 4 + in_abstract + in_title]
+    terms = list(map(vocabulary.__getitem__, values[4 : 4 + in_abstract + in_title]))
     frequencies = values[4 + in_abstract + in_title :]
-    counts = dict(zip(ids[:in_abstract], frequencies[:in_abstract], strict=True))
-    for term, count in zip(ids[in_abstract:], frequencies[in_abstract:], strict=True):
+    counts = dict(zip(terms[:in_abstract], frequencies[:in_abstract], strict=True))
+    for term, count in zip(terms[in_abstract:], frequencies[in_abstract:], strict=True):
         counts[term] = counts.get(term, 0) + TITLE_WEIGHT * count
     return counts
 
@@ -103,31 +108,29 @@ def related_numbers(
 ) -> list[list[int]]:
     """``related_papers`` from each paper's ``related_texts``, as each paper's list of the numbers
     of its related papers: what a second process hands back, and what ``related.json`` keeps.
-    ``cache_dir`` keeps each paper's terms for the next build (``RELATED_TERMS``)."""
-    cache = TermCache(cache_dir, _words, _fold, RELATED_TERMS)
+    ``cache_dir`` keeps each paper's terms for the next build (``related_terms``)."""
+    cache = TermCache(cache_dir, _words, _fold, related_terms())
     keys, records = [], []
     for title, words in texts:
         key, record = cache.record((words, title))
         keys.append(key)
         records.append(record)
     cache.save(keys, records)
-    del keys
-    counts = [term_counts(record) for record in records]
+    vocabulary = cache.vocabulary
+    del keys, cache  # and with it the records file's arrays, once the records are let go too
+    counts = [term_counts(record, vocabulary) for record in records]
     del records
-    # Terms are numbers, so the papers each is in are counted by numpy, not by a Counter.
-    in_papers = np.bincount(np.fromiter(itertools.chain.from_iterable(counts), np.int64))
+    document_frequency: Counter[str] = Counter()
+    for count in counts:
+        document_frequency.update(count.keys())
     total = len(texts)
     # A word no other paper has relates nothing, and one every paper has tells nothing apart.
-    shared = np.flatnonzero((in_papers > 1) & (in_papers < total))
-    idf = {
-        term: math.log(total / df)
-        for term, df in zip(shared.tolist(), in_papers[shared].tolist(), strict=True)
-    }
+    idf = {term: math.log(total / df) for term, df in document_frequency.items() if 1 < df < total}
 
     # Papers are numbered 0, -1, -2, … so that the larger number is the earlier in ``papers``:
     # plain tuple comparisons then break ties in the site's order, at C speed.
-    signatures: list[list[tuple[float, int]]] = []
-    postings: dict[int, list[tuple[float, int]]] = {}
+    signatures: list[list[tuple[float, str]]] = []
+    postings: dict[str, list[tuple[float, int]]] = {}
     most = max((max(count.values(), default=0) for count in counts), default=0)
     tf_weight = [0.0] + [1.0 + math.log(tf) for tf in range(1, most + 1)]
     for number, count in enumerate(counts):
@@ -159,7 +162,7 @@ def related_numbers_once(
 
 
 def _best_matches(
-    signatures: list[list[tuple[float, int]]], postings: dict[int, list[tuple[float, int]]], limit: int
+    signatures: list[list[tuple[float, str]]], postings: dict[str, list[tuple[float, int]]], limit: int
 ) -> list[list[int]]:
     """For each paper, the numbers of the ``limit`` papers scoring highest against it (at least
     ``MIN_SCORE``; ties to the earlier paper). A paper's score against another is the sum, over the

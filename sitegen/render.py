@@ -109,7 +109,7 @@ class CardRenderer:
     def _render(self, paper: Any, show_date: bool, heading: str) -> tuple[bytes, bytes] | Markup:
         macros: Any = self._env.get_template(CARD_MACROS).module
         html = macros.paper_card(paper, show_date, heading)
-        if not isinstance(paper, PaperView):
+        if not isinstance(paper, PaperView) or not paper.abstract_html:
             return Markup(html)
         # Cut at the abstract wherever it is: before + abstract + after is the card again, whichever
         # occurrence it is. A theme that filters the abstract (no occurrence) keeps whole cards.

@@ -16,7 +16,7 @@ from sitegen.content import FIELDS
 from sitegen.pagecache import CACHE_FILE as PAGES_FILE
 from sitegen.papercache import CACHE_FILE as PAPERS_FILE
 from sitegen.postings import CACHE_FILE as TERMS_FILE
-from sitegen.related import RELATED_FILE, RELATED_TERMS
+from sitegen.related import RELATED_FILE, RELATED_TERMS_FILE
 
 from .conftest import BASIC_CONFIG
 
@@ -290,7 +290,7 @@ def test_bad_input_gives_a_clear_error_or_a_safe_site(
     after = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if not ours & set(path.parts))
     assert after == before, "nothing may be written outside the output folder and the cache"
     if (site / DEFAULT_CACHE).exists():
-        cache_files = {PAPERS_FILE, PAGES_FILE, TERMS_FILE, RELATED_FILE, RELATED_TERMS.file_name}
+        cache_files = {PAPERS_FILE, PAGES_FILE, TERMS_FILE, RELATED_FILE, RELATED_TERMS_FILE}
         assert {path.name for path in (site / DEFAULT_CACHE).iterdir()} <= cache_files
 
 

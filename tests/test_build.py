@@ -240,3 +240,20 @@ def test_citations_keep_author_order_and_escape_latex(make_site: SiteFactory) ->
     page = soup(out / "papers/2401.00001/index.html")
     assert page.select_one("pre#bibtex").get_text() == text
     assert page.select_one("a[download]")["href"] == "/papers/2401.00001/cite.bib"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_paper_with_no_abstract_is_built_with_the_others(
+    make_site: SiteFactory, tmp_path: Path, jobs: int
+) -> None:
+    """An empty abstract is a warning, not an error; its card has no abstract to be kept without."""
+    site = make_site(
+        {
+            "content/a.md": paper_text("2401.00001", "No Abstract", body=""),
+            "content/b.md": paper_text("2401.00002", "With Abstract", body="Words."),
+        }
+    )
+    out = build(site, BuildOptions(output=tmp_path / "out", jobs=jobs)).output
+    day = (out / "2024/01/15/index.html").read_text(encoding="utf-8")
+    assert "No Abstract" in day and "<p>Words.</p>" in day
+    assert snapshot(out) == snapshot(build(site, BuildOptions(output=tmp_path / "clean", cache=False)).output)

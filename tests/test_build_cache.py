@@ -5,6 +5,7 @@ output (damaged, edited by hand, copied elsewhere) costs time, never a wrong byt
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -117,11 +118,12 @@ def test_new_papers_are_added_to_the_end_of_the_paper_cache(three_papers: Path, 
     out = tmp_path / "_site"
     build_in(three_papers, out)
     cache_file = three_papers / DEFAULT_CACHE / PAPERS_FILE
-    before = cache_file.read_bytes()
+    before, inode = cache_file.read_bytes(), os.stat(cache_file).st_ino
     (three_papers / "content/4.md").write_text(paper_text("2401.00004", "Paper 4", date="2024-01-14"))
     build_in(three_papers, out)
     grown = cache_file.read_bytes()
     assert grown.startswith(before) and grown.count(b"\n") == before.count(b"\n") + 1
+    assert os.stat(cache_file).st_ino == inode  # added to, not written anew
     # An edit leaves a stale line: past an eighth of the papers, the file is written anew.
     edited = three_papers / "content/1.md"
     edited.write_text(edited.read_text().replace("Abstract 1.", "Abstract one."))
@@ -134,6 +136,76 @@ def test_new_papers_are_added_to_the_end_of_the_paper_cache(three_papers: Path, 
     assert cache_file.read_bytes().count(b"\n") == 1 + 5 and cache_file.read_bytes().endswith(b"\n")
     assert build_in(three_papers, out).plan.papers_parsed == 0
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_a_paper_cache_cut_short_mid_line_is_written_anew_not_added_to(tmp_path: Path) -> None:
+    papers = [
+        Paper(
+            f"2401.0000{n}",
+            "T",
+            (),
+            dt.date(2024, 1, 1),
+            (),
+            "A",
+            Markup("<p>A</p>"),
+            "A",
+            "A",
+            (),
+            Path("a.md"),
+            4,
+        )
+        for n in range(10)
+    ]
+    cache = PaperCache(tmp_path)
+    keys = [cache.key(Path(f"{n}.md"), b"") for n in range(10)]
+    lines = [
+        f"{key} {json.dumps(encode(paper, ()), separators=(',', ':'))}\n"
+        for key, paper in zip(keys, papers, strict=True)
+    ]
+    (tmp_path / PAPERS_FILE).write_text(cache._header + "".join(lines[:9])[:-5])  # the ninth line cut
+    assert len(cache.find(set(keys))) == 8
+    for key, paper in zip(keys[8:], papers[8:], strict=True):
+        cache.add(key, (paper, ()))
+    cache.keep(keys)
+    cache.save()  # one stale line in ten papers: few enough to add to the end, were it not cut
+    assert (tmp_path / PAPERS_FILE).read_text() == cache._header + "".join(lines)
+
+
+def test_a_paper_cache_unreadable_part_way_is_written_anew_once(tmp_path: Path) -> None:
+    """A bad byte far into the file: the lines read before it are not kept beside the papers
+    parsed again."""
+    text = "A long abstract. " * 100
+    papers = [
+        Paper(
+            f"2401.{n:05}",
+            "T",
+            (),
+            dt.date(2024, 1, 1),
+            (),
+            text,
+            Markup(text),
+            text,
+            text,
+            (),
+            Path("a.md"),
+            4,
+        )
+        for n in range(30)
+    ]
+    cache = PaperCache(tmp_path)
+    keys = [cache.key(Path(f"{n}.md"), b"") for n in range(30)]
+    lines = [
+        f"{key} {json.dumps(encode(paper, ()), separators=(',', ':'))}\n"
+        for key, paper in zip(keys, papers, strict=True)
+    ]
+    data = (cache._header + "".join(lines)).encode()
+    (tmp_path / PAPERS_FILE).write_bytes(data[: len(data) - 100] + b"\xff" + data[len(data) - 99 :])
+    assert cache.find(set(keys)) == {}
+    for key, paper in zip(keys, papers, strict=True):
+        cache.add(key, (paper, ()))
+    cache.keep(keys)
+    cache.save()
+    assert (tmp_path / PAPERS_FILE).read_text() == cache._header + "".join(lines)
 
 
 def test_a_paper_cache_rewrite_keeps_the_good_line_of_a_paper_not_a_damaged_one(tmp_path: Path) -> None:
@@ -253,6 +325,8 @@ def test_a_damaged_cache_file_is_only_slower(name: str, damage, three_papers: Pa
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
     again = build_in(three_papers, out)  # and the cache was repaired
     assert again.plan.papers_parsed == 0 and again.pages_reused == len(again.plan.pages)
+    if name.startswith("papers"):  # a header and one line a paper, none twice
+        assert (three_papers / DEFAULT_CACHE / PAPERS_FILE).read_bytes().count(b"\n") == 1 + 3
 
 
 def test_pages_come_from_an_output_folder_beside_the_last_one(three_papers: Path, tmp_path: Path) -> None:
@@ -309,7 +383,7 @@ def test_related_papers_from_cached_terms_are_those_counted_afresh(tmp_path: Pat
     texts = related.related_texts(plan_site(REPO, BuildOptions(cache=False)).site.papers)
     afresh = related.related_numbers(texts)
     assert any(afresh) and related.related_numbers(texts, cache_dir=tmp_path) == afresh
-    stored = tmp_path / related.RELATED_TERMS.file_name
+    stored = tmp_path / related.RELATED_TERMS_FILE
     assert stored.is_file()
     stored.touch()
     written = stored.stat().st_mtime_ns
@@ -317,6 +391,40 @@ def test_related_papers_from_cached_terms_are_those_counted_afresh(tmp_path: Pat
     assert stored.stat().st_mtime_ns == written  # every paper's terms were there: not written again
     changed = [(title, words + " attention diffusion") for title, words in texts[:3]] + texts[3:-1]
     assert related.related_numbers(changed, cache_dir=tmp_path) == related.related_numbers(changed)
+
+
+def test_a_papers_related_terms_are_its_words_counted(tmp_path: Path) -> None:
+    """What ``related.term_counts`` reads from a term record, against the words counted plainly:
+    the abstract's terms first, then the title's, a title word counting ``TITLE_WEIGHT`` times."""
+    from collections import Counter
+
+    from sitegen import related
+    from sitegen.postings import TermCache
+
+    texts = related.related_texts(plan_site(REPO, BuildOptions(cache=False)).site.papers)
+    texts.append(("Models of models: the plural Models", "A model, models and 42 MODELS of the"))
+    cache = TermCache(None, related._words, related._fold, related.related_terms())
+    for title, words in texts:
+        plainly = related._words(words) + related._words(title) * related.TITLE_WEIGHT
+        expected = Counter(term for term in map(related._fold, plainly) if term)
+        counted = related.term_counts(cache.record((words, title))[1], cache.vocabulary)
+        assert list(counted.items()) == list(expected.items())
+    assert counted == {"model": 3 + 2 * 3, "plural": 2}
+
+
+RELATED_LISTS_OF_THE_EXAMPLE_SITE = "a9c29968a906579c913379a28f04a6e3a4ca7ee14b2b3e0d19d2331ba9248679"
+"""The SHA-256 of the example site's related papers (``related_numbers``, as JSON), as sitegen found
+them before it kept each paper's terms: the lists must not change with how terms are counted."""
+
+
+def test_the_example_sites_related_papers_are_those_it_always_had(tmp_path: Path) -> None:
+    from sitegen import related
+
+    texts = related.related_texts(plan_site(REPO, BuildOptions(cache=False)).site.papers)
+    for cache_dir in (None, tmp_path, tmp_path):  # no cache, then the terms made, then found
+        lists = related.related_numbers(texts, cache_dir=cache_dir)
+        digest = hashlib.sha256(json.dumps(lists).encode()).hexdigest()
+        assert digest == RELATED_LISTS_OF_THE_EXAMPLE_SITE, "related papers changed: if on purpose, update"
 
 
 def test_a_theme_that_filters_the_abstract_keeps_whole_cards(three_papers: Path, tmp_path: Path) -> None:
