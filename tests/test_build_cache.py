@@ -138,30 +138,27 @@ def test_new_papers_are_added_to_the_end_of_the_paper_cache(three_papers: Path, 
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
 
 
-def test_a_paper_cache_cut_short_mid_line_is_written_anew_not_added_to(tmp_path: Path) -> None:
-    papers = [
-        Paper(
-            f"2401.0000{n}",
-            "T",
-            (),
-            dt.date(2024, 1, 1),
-            (),
-            "A",
-            Markup("<p>A</p>"),
-            "A",
-            "A",
-            (),
-            Path("a.md"),
-            4,
-        )
-        for n in range(10)
-    ]
-    cache = PaperCache(tmp_path)
-    keys = [cache.key(Path(f"{n}.md"), b"") for n in range(10)]
+def _plain_paper(paper_id: str, abstract: str = "A") -> Paper:
+    html = Markup(f"<p>{abstract}</p>")
+    return Paper(
+        paper_id, "T", (), dt.date(2024, 1, 1), (), abstract, html, abstract, abstract, (), Path("a.md"), 4
+    )
+
+
+def _cache_lines(cache: PaperCache, papers: list[Paper]) -> tuple[list[str], list[str]]:
+    """Each paper's key (as if from its own file) and its line in ``papers.jsonl``."""
+    keys = [cache.key(Path(f"{number}.md"), b"") for number in range(len(papers))]
     lines = [
         f"{key} {json.dumps(encode(paper, ()), separators=(',', ':'))}\n"
         for key, paper in zip(keys, papers, strict=True)
     ]
+    return keys, lines
+
+
+def test_a_paper_cache_cut_short_mid_line_is_written_anew_not_added_to(tmp_path: Path) -> None:
+    papers = [_plain_paper(f"2401.0000{n}") for n in range(10)]
+    cache = PaperCache(tmp_path)
+    keys, lines = _cache_lines(cache, papers)
     (tmp_path / PAPERS_FILE).write_text(cache._header + "".join(lines[:9])[:-5])  # the ninth line cut
     assert len(cache.find(set(keys))) == 8
     for key, paper in zip(keys[8:], papers[8:], strict=True):
@@ -174,30 +171,9 @@ def test_a_paper_cache_cut_short_mid_line_is_written_anew_not_added_to(tmp_path:
 def test_a_paper_cache_unreadable_part_way_is_written_anew_once(tmp_path: Path) -> None:
     """A bad byte far into the file: the lines read before it are not kept beside the papers
     parsed again."""
-    text = "A long abstract. " * 100
-    papers = [
-        Paper(
-            f"2401.{n:05}",
-            "T",
-            (),
-            dt.date(2024, 1, 1),
-            (),
-            text,
-            Markup(text),
-            text,
-            text,
-            (),
-            Path("a.md"),
-            4,
-        )
-        for n in range(30)
-    ]
+    papers = [_plain_paper(f"2401.{n:05}", "A long abstract. " * 100) for n in range(30)]
     cache = PaperCache(tmp_path)
-    keys = [cache.key(Path(f"{n}.md"), b"") for n in range(30)]
-    lines = [
-        f"{key} {json.dumps(encode(paper, ()), separators=(',', ':'))}\n"
-        for key, paper in zip(keys, papers, strict=True)
-    ]
+    keys, lines = _cache_lines(cache, papers)
     data = (cache._header + "".join(lines)).encode()
     (tmp_path / PAPERS_FILE).write_bytes(data[: len(data) - 100] + b"\xff" + data[len(data) - 99 :])
     assert cache.find(set(keys)) == {}
@@ -209,9 +185,7 @@ def test_a_paper_cache_unreadable_part_way_is_written_anew_once(tmp_path: Path) 
 
 
 def test_a_paper_cache_rewrite_keeps_the_good_line_of_a_paper_not_a_damaged_one(tmp_path: Path) -> None:
-    paper = Paper(
-        "2401.00001", "T", (), dt.date(2024, 1, 1), (), "A", Markup("<p>A</p>"), "A", "A", (), Path("a.md"), 4
-    )
+    paper = _plain_paper("2401.00001")
     cache = PaperCache(tmp_path)
     key = cache.key(Path("a.md"), b"the file")
     line = json.dumps(encode(paper, ()), separators=(",", ":"))
