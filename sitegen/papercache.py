@@ -120,21 +120,21 @@ class PaperCache:
                                 out.write(line if line.endswith(b"\n") else line + b"\n")
             except OSError:
                 pass
-            for key, entry in self._added.items():
-                if key in current:
-                    text = json.dumps(encode(*entry), separators=(",", ":"))
-                    out.write(f"{key} {text}\n".encode())
+            for key in new_lines:
+                out.write(self._line(key))
 
         write_atomically(self._path, write)
+
+    def _line(self, key: str) -> bytes:
+        """A paper parsed afresh, as its line of the file."""
+        return f"{key} {json.dumps(encode(*self._added[key]), separators=(',', ':'))}\n".encode()
 
     def _appended(self, keys: list[str]) -> bool:
         """Adds these papers' lines to the end of the file, if it has its header and ends with a
         whole line (a save cut short leaves the line half-written; the rewrite drops it). A line
         is checked whole when it is read, so a write cut short here costs a parse, never a wrong
         paper."""
-        lines = "".join(
-            f"{key} {json.dumps(encode(*self._added[key]), separators=(',', ':'))}\n" for key in keys
-        ).encode()
+        lines = b"".join(map(self._line, keys))
         try:
             with open(self._path, "rb") as file:
                 if file.read(len(self._header)) != self._header.encode():
