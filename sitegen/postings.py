@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -119,6 +119,16 @@ class TermCache:
             ids += occurrences.keys()
             frequencies += occurrences.values()
         return key, np.array(lengths + counts + ids + frequencies, dtype=np.int32)
+
+    def records(self, field_texts: Iterable[Sequence[str]]) -> list[Record]:
+        """Each paper's record (``record``), then the cache saved with exactly these papers."""
+        keys, records = [], []
+        for texts in field_texts:
+            key, record = self.record(texts)
+            keys.append(key)
+            records.append(record)
+        self.save(keys, records)
+        return records
 
     @property
     def vocabulary(self) -> list[str]:
@@ -274,13 +284,7 @@ def _key(texts: Sequence[str], version: bytes) -> bytes:
 def postings(field_texts: Sequence[Sequence[str]], boosts: Sequence[int], cache: TermCache) -> Postings:
     """The postings of papers given as their fields' texts, with the weights lunr.py's ``Builder``
     gives (BM25 with its k1 and b, the field's boost, rounded to 3 decimals)."""
-    keys, records = [], []
-    for texts in field_texts:
-        key, record = cache.record(texts)
-        keys.append(key)
-        records.append(record)
-    cache.save(keys, records)
-    return _weigh(records, cache.vocabulary, boosts)
+    return _weigh(cache.records(field_texts), cache.vocabulary, boosts)
 
 
 def _weigh(records: list[Record], vocabulary: list[str], boosts: Sequence[int]) -> Postings:

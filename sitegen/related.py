@@ -110,14 +110,9 @@ def related_numbers(
     of its related papers: what a second process hands back, and what ``related.json`` keeps.
     ``cache_dir`` keeps each paper's terms for the next build (``related_terms``)."""
     cache = TermCache(cache_dir, _words, _fold, related_terms())
-    keys, records = [], []
-    for title, words in texts:
-        key, record = cache.record((words, title))
-        keys.append(key)
-        records.append(record)
-    cache.save(keys, records)
+    records = cache.records((words, title) for title, words in texts)
     vocabulary = cache.vocabulary
-    del keys, cache  # and with it the records file's arrays, once the records are let go too
+    del cache  # and with it the records file's arrays, once the records are let go too
     counts = [term_counts(record, vocabulary) for record in records]
     del records
     document_frequency: Counter[str] = Counter()
