@@ -359,3 +359,55 @@ def test_a_folder_under_a_symlinked_folder_of_the_old_output_is_never_followed(t
     assert not (out / "assets").is_symlink()
     assert (out / "assets/css/x.css").read_bytes() == b"x"
     assert (out / "assets/css/x.css").stat().st_ino != (outside / "css/x.css").stat().st_ino
+
+
+def test_files_made_by_several_threads_from_small_batches_are_each_made_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many small batches: the file maker's threads take turns, on files that share folders, and
+    # on a spare whose files must become folders and folders files.
+    monkeypatch.setattr(_FileMakerProcess, "BATCH_BYTES", 2048)
+    out, spare = tmp_path / "_site", tmp_path / "cache/spare"
+    first = [
+        Output(f"{folder}/{number}.html", b"%d" % number * 100, "x")
+        for folder in "abc"
+        for number in range(300)
+    ]
+    first += [Output(f"d{number}", b"file", "x") for number in range(50)]
+    second = [Output(f"{folder}", b"now a file", "x") for folder in "ab"]
+    second += [
+        Output(f"d{number}/{page}.html", b"%d" % page * 100, "x") for number in range(50) for page in range(6)
+    ]
+    second += first[600:900]  # c/ as it was, linked
+    for outputs in (first, second, first, second):
+        report = write_site(outputs, out, True, spare)
+        assert snapshot(out) == {output.path: output.data for output in outputs}
+        assert report.files == len(outputs)
+    assert report.written == len(outputs) - 300  # c/'s 300 files linked from the previous output
+
+
+def test_the_file_maker_stops_at_its_first_error_and_still_reads_every_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_FileMakerProcess, "BATCH_BYTES", 2048)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "blocker").write_bytes(b"a file where a folder is wanted")
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("the parent waits on a full pipe: the file maker stopped reading")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with _FileMakerProcess(staging, None) as maker, pytest.raises(FileExistsError):
+            for number in range(300):
+                maker.make(f"before/{number}.html", b"x" * 1000)
+            maker.make("blocker/page.html", b"x")
+            for number in range(4000):  # 4 MB: more than the pipe and the threads' queue hold
+                maker.make(f"after/{number}.html", b"x" * 1000)
+            maker.finish()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(list((staging / "before").iterdir())) == 300
