@@ -327,7 +327,7 @@ def build(
                 watch.timed("render pages", render_pages, other_pages, env, page_cache),
                 watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
                 watch.timed("citations", render_citations, plan.site),
-                watch.timed("data export", render_data, plan.site),
+                watch.timed("data export", render_data, plan.site, page_cache),
                 watch.timed("static files", copy_static, plan.static),
             )
             outputs: Iterator[Output] = itertools.chain(

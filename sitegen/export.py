@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import urls
 from .authors import author_key
@@ -17,6 +17,9 @@ from .content import Paper
 from .site import Site
 from .views import script_safe_json
 from .writer import Output
+
+if TYPE_CHECKING:
+    from .pagecache import PageCache
 
 SCHEMA_PATH = urls.DATA + "schema.json"
 INDEX_PATH = urls.DATA + "index.json"
@@ -119,15 +122,25 @@ def month_document(site: Site, year: int, month: int) -> dict[str, Any]:
     }
 
 
-def render_data(site: Site) -> Iterator[Output]:
+def render_data(site: Site, cache: PageCache | None = None) -> Iterator[Output]:
+    """The data files; with ``cache``, a document whose values are those it had in the last
+    build is taken from the last output rather than encoded again (a rebuild after one paper
+    was added encodes one month's file and the index)."""
     yield Output(SCHEMA_PATH, schema_text().encode("utf-8"), "the data schema")
-    yield Output(INDEX_PATH, _json_bytes(index_document(site)), "the data index")
+    yield _document_output(INDEX_PATH, index_document(site), "the data index", cache)
     for year, month in site.months:
-        yield Output(
+        yield _document_output(
             month_path(year, month),
-            _json_bytes(month_document(site, year, month)),
+            month_document(site, year, month),
             f"the data of {year}-{month:02d}",
+            cache,
         )
+
+
+def _document_output(path: str, document: dict[str, Any], source: str, cache: PageCache | None) -> Output:
+    if cache is None:
+        return Output(path, _json_bytes(document), source)
+    return cache.made(path, document, source, lambda: _json_bytes(document))
 
 
 def _json_bytes(document: dict[str, Any]) -> bytes:

@@ -90,7 +90,8 @@ class PageKeys:
             self._outer[kind] = self._reduce_shared
         self._shared: dict[int, tuple[object, bytes]] = {}
 
-    def __call__(self, page: pages.Page) -> bytes | None:
+    def __call__(self, page: object) -> bytes | None:
+        """The key of a page, or of any other value a file is made from."""
         try:
             return self._hash(page, self._outer)
         except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
@@ -149,6 +150,24 @@ class PageCache:
         """The page's file from the last output, if it was rendered from this same key and still
         holds what was rendered: as an ``unchanged`` output when the file is exactly the one the
         last build left in this output folder, else with its bytes."""
+        kept = self._kept(path, key, source)
+        if kept is not None:
+            self._reused.add(path)
+        return kept
+
+    def made(self, path: str, inputs: object, source: str, make: Callable[[], bytes]) -> Output:
+        """The file at ``path`` that ``make`` makes from ``inputs`` alone (plain values: a JSON
+        document, say), taken from the last output when ``inputs`` hash as they did then; not
+        counted among the pages ``reused``."""
+        key = self.keys(inputs)
+        kept = self._kept(path, key, source) if key is not None else None
+        if kept is not None:
+            return kept
+        data = make()
+        self.rendered(path, key, data)
+        return Output(path, data, source)
+
+    def _kept(self, path: str, key: bytes, source: str) -> Output | None:
         record = self._previous.get(path)
         if record is None or record[0] != key.hex() or self._previous_dir is None:
             return None
@@ -166,7 +185,6 @@ class PageCache:
                 return None
             kept = Output(path, data, source)
         self._current[path] = (record[0], record[1], "")
-        self._reused.add(path)
         return kept
 
     @property

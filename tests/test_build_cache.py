@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
+from sitegen import export
 from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_site
 from sitegen.content import Author, Paper
 from sitegen.errors import InputError, OutputError, Problem, Severity
@@ -213,6 +214,33 @@ def test_a_rebuild_renders_only_the_pages_whose_inputs_changed(three_papers: Pat
         build_in(three_papers, tmp_path / "clean", cache=False).output / "papers/2401.00002/index.html"
     ).read_bytes()
     assert snapshot(out) == snapshot(tmp_path / "clean")
+
+
+def test_a_rebuild_encodes_only_the_data_files_whose_documents_changed(
+    three_papers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (three_papers / "content/4.md").write_text(paper_text("2402.00004", "Paper 4", date="2024-02-14"))
+    out = tmp_path / "_site"
+    build_in(three_papers, out)
+    february = out / "data/2024-02.json"
+    inode = february.stat().st_ino
+    encoded: list[object] = []
+    real = export._json_bytes
+
+    def counted(document: dict[str, object]) -> bytes:
+        encoded.append(document.get("month", document["kind"]))
+        return real(document)
+
+    monkeypatch.setattr(export, "_json_bytes", counted)
+    build_in(three_papers, out)
+    assert encoded == []  # nothing changed: every data file is the last build's
+    edited = three_papers / "content/1.md"
+    edited.write_text(edited.read_text().replace("Abstract 1.", "Abstract one."))
+    build_in(three_papers, out)
+    assert encoded == ["2024-01"]  # the index lists titles and dates only: it is the same too
+    assert february.stat().st_ino == inode  # linked from the last output, not written
+    assert b"Abstract one." in (out / "data/2024-01.json").read_bytes()
+    assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
 
 
 def test_keys_depend_on_values_not_on_which_objects_hold_them(three_papers: Path, tmp_path: Path) -> None:
