@@ -133,7 +133,8 @@ def shorten(text: str, limit: int = 280) -> str:
 
 def paper_views(site: Site) -> dict[str, PaperView]:
     links = topic_links(site)
-    return {paper.id: paper_view(paper, links, site.author_slugs) for paper in site.papers}
+    authors = AuthorViews(site.author_slugs)
+    return {paper.id: paper_view(paper, links, authors) for paper in site.papers}
 
 
 def topic_refs(site: Site) -> dict[str, TopicRef]:
@@ -156,22 +157,33 @@ def author_refs(site: Site) -> list[AuthorRef]:
     ]
 
 
-def author_views(authors: Iterable[Author], author_slugs: Mapping[str, str]) -> tuple[AuthorView, ...]:
-    views = []
-    for author in authors:
-        slug = author_slugs.get(author_key(author.name))
-        views.append(AuthorView(author.name, author.affiliation, urls.author(slug) if slug else ""))
-    return tuple(views)
+class AuthorViews(dict[tuple[str, str], AuthorView]):
+    """Authors' views by name and affiliation, each made the first time it is asked for and then
+    shared by every paper the author is on (at 10,000 papers of the benchmark, 45,000 names of
+    5,000 authors). Authors without a slug in ``author_slugs`` get no page link."""
+
+    def __init__(self, author_slugs: Mapping[str, str] = MappingProxyType({})) -> None:
+        super().__init__()
+        self._author_slugs = author_slugs
+
+    def of(self, authors: Iterable[Author]) -> tuple[AuthorView, ...]:
+        return tuple([self[author.name, author.affiliation] for author in authors])
+
+    def __missing__(self, name_and_affiliation: tuple[str, str]) -> AuthorView:
+        name, affiliation = name_and_affiliation
+        slug = self._author_slugs.get(author_key(name))
+        view = self[name_and_affiliation] = AuthorView(name, affiliation, urls.author(slug) if slug else "")
+        return view
 
 
 def paper_view(
-    paper: Paper, topic_links: dict[str, TopicLink], author_slugs: Mapping[str, str] = MappingProxyType({})
+    paper: Paper, topic_links: dict[str, TopicLink], authors: AuthorViews | None = None
 ) -> PaperView:
     return PaperView(
         id=paper.id,
         url=urls.paper(paper.id),
         title=paper.title,
-        authors=author_views(paper.authors, author_slugs),
+        authors=(authors if authors is not None else AuthorViews()).of(paper.authors),
         date=paper.date,
         topics=tuple(topic_links[slug] for slug in paper.topics),
         # The abstract was rendered by markup.AbstractRenderer, which escapes all user text.
