@@ -573,7 +573,8 @@ def make_files(
             except Exception as exc:  # noqa: BLE001 - any other is raised below, once the pipe is read
                 failures.append(exc)
 
-    makers = [threading.Thread(target=make_batches) for _ in range(MAKING_THREADS)]
+    # Daemons: should reading the pipe fail, the process still ends, rather than wait for them.
+    makers = [threading.Thread(target=make_batches, daemon=True) for _ in range(MAKING_THREADS)]
     for thread in makers:
         thread.start()
     with open(0, "rb", closefd=False) as pipe:
