@@ -325,7 +325,7 @@ def build(
         with PaperPages(plan, related, env, page_cache, fork, watch) as papers:
             made_here = itertools.chain(
                 watch.timed("render pages", render_pages, other_pages, env, page_cache),
-                watch.timed("feeds", render_feeds, plan.feeds, plan.config.title),
+                watch.timed("feeds", render_feeds, plan.feeds, plan.config.title, page_cache),
                 watch.timed("citations", render_citations, plan.site),
                 watch.timed("data export", render_data, plan.site, page_cache),
                 watch.timed("static files", copy_static, plan.static),

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -27,6 +29,9 @@ from .content import Paper
 from .site import Site
 from .views import LINK_LABELS, script_safe_json
 from .writer import Output
+
+if TYPE_CHECKING:
+    from .pagecache import PageCache
 
 FORMATS = {
     "rss": ("feed.xml", "application/rss+xml", "RSS"),
@@ -325,9 +330,15 @@ def feed_paths(feeds: Sequence[Feed]) -> Iterator[str]:
     yield OPML
 
 
-def render_feeds(feeds: Sequence[Feed], title: str) -> Iterator[Output]:
+def render_feeds(feeds: Sequence[Feed], title: str, cache: PageCache | None = None) -> Iterator[Output]:
+    """Each feed in each format; with ``cache``, a feed whose values are those it had in the last
+    build is taken from the last output rather than written out again."""
     for feed in feeds:
         source = f"the feed of {feed.folder or 'the site'}"
         for kind, (name, _, _) in FORMATS.items():
-            yield Output(feed.folder + name, SERIALISERS[kind](feed), source)
+            serialise = SERIALISERS[kind]
+            if cache is None:
+                yield Output(feed.folder + name, serialise(feed), source)
+            else:
+                yield cache.made(feed.folder + name, feed, source, functools.partial(serialise, feed))
     yield Output(OPML, opml(feeds, title), "the OPML of all feeds")

@@ -9,13 +9,14 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from markupsafe import Markup
 
-from sitegen import export
+from sitegen import export, feeds
 from sitegen.build import DEFAULT_CACHE, BuildOptions, BuildReport, build, plan_site
 from sitegen.content import Author, Paper
 from sitegen.errors import InputError, OutputError, Problem, Severity
@@ -32,7 +33,7 @@ from sitegen.render import (
 )
 from sitegen.writer import Output, file_identity
 
-from .conftest import SiteFactory, paper_text
+from .conftest import BASIC_CONFIG, SiteFactory, paper_text
 from .helpers import snapshot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -241,6 +242,43 @@ def test_a_rebuild_encodes_only_the_data_files_whose_documents_changed(
     assert february.stat().st_ino == inode  # linked from the last output, not written
     assert b"Abstract one." in (out / "data/2024-01.json").read_bytes()
     assert snapshot(out) == snapshot(build_in(three_papers, tmp_path / "clean", cache=False).output)
+
+
+def test_a_rebuild_writes_out_only_the_feeds_whose_papers_changed(
+    make_site: SiteFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = BASIC_CONFIG + "  nlp: Language\n"
+    site = make_site(
+        {
+            "content/1.md": paper_text("2401.00001", "Seeing", topics="[vision]", body="Pixels."),
+            "content/2.md": paper_text("2401.00002", "Reading", topics="[nlp]", body="Words."),
+        },
+        config=config,
+    )
+    out = tmp_path / "_site"
+    build_in(site, out)
+    vision_feed = out / "topics/vision/feed.xml"
+    inode = vision_feed.stat().st_ino
+    serialised: list[str] = []
+    for kind, serialise in feeds.SERIALISERS.items():
+
+        def counted(
+            feed: feeds.Feed, kind: str = kind, serialise: Callable[[feeds.Feed], bytes] = serialise
+        ) -> bytes:
+            serialised.append(f"{feed.folder}{kind}")
+            return serialise(feed)
+
+        monkeypatch.setitem(feeds.SERIALISERS, kind, counted)
+    build_in(site, out)
+    assert serialised == []  # nothing changed: every feed is the last build's
+    edited = site / "content/2.md"
+    edited.write_text(edited.read_text().replace("Words.", "Sentences."))
+    build_in(site, out)
+    kinds = list(feeds.SERIALISERS)
+    assert sorted(serialised) == sorted(f"{folder}{kind}" for folder in ("", "topics/nlp/") for kind in kinds)
+    assert vision_feed.stat().st_ino == inode  # linked from the last output, not written
+    assert b"Sentences." in (out / "topics/nlp/feed.xml").read_bytes()
+    assert snapshot(out) == snapshot(build_in(site, tmp_path / "clean", cache=False).output)
 
 
 def test_keys_depend_on_values_not_on_which_objects_hold_them(three_papers: Path, tmp_path: Path) -> None:
