@@ -8,6 +8,7 @@ stop the build naming their sources.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import pickle
 import queue
@@ -435,8 +436,9 @@ def _unchanged_bytes(reusable: _Reusable | None, relative: str, identity: str) -
 class _FileMakerProcess:
     """``_FileMaker`` in a new interpreter, fed through a pipe a megabyte at a time: making
     folders and files waits on the disk (0.1 to 0.6 ms a file on this project's machines), and
-    this process renders the next pages meanwhile. The files are made in the order given, and
-    the first error is raised here by ``finish``."""
+    this process renders the next pages meanwhile. The files are made by ``MAKING_THREADS``
+    threads, each taking the next batch; ``finish`` raises the error of the first batch that
+    failed, once every batch before it is made."""
 
     BATCH_BYTES = 1 << 20
 
@@ -555,36 +557,39 @@ def make_files(
     written, or the first error, to ``result_descriptor``."""
     die_with(parent)
     collect_less()
-    failures: list[Exception] = []
+    # (batch number, error): a batch is made unless an earlier one failed, so that, as with one
+    # thread, every batch before the first failing one is made, and that failure is reported.
+    failures: list[tuple[int, Exception]] = []
     try:
         maker = _FileMaker(Path(staging), Path(previous) if previous is not None else None, recycled)
     except OSError as exc:
-        failures.append(exc)
+        failures.append((-1, exc))
     # A few batches waiting at most: the pipe, not this process, holds what is not made yet.
-    batches: queue.Queue[list[tuple[str, bytes, str | None]] | None] = queue.Queue(MAKING_THREADS)
+    batches: queue.Queue[tuple[int, list[tuple[str, bytes, str | None]]] | None] = queue.Queue(MAKING_THREADS)
 
     def make_batches() -> None:
-        while (batch := batches.get()) is not None:
-            if failures:
+        while (numbered := batches.get()) is not None:
+            number, batch = numbered
+            if failures and min(failed for failed, _ in failures) < number:
                 continue  # taken still, so that reading the pipe never waits on a full queue
             try:
                 for relative, data, unchanged in batch:
                     maker.make(relative, data, unchanged)
             except Exception as exc:  # noqa: BLE001 - any other is raised below, once the pipe is read
-                failures.append(exc)
+                failures.append((number, exc))
 
     # Daemons: should reading the pipe fail, the process still ends, rather than wait for them.
     makers = [threading.Thread(target=make_batches, daemon=True) for _ in range(MAKING_THREADS)]
     for thread in makers:
         thread.start()
     with open(0, "rb", closefd=False) as pipe:
-        while True:
+        for number in itertools.count():
             try:
                 batch = pickle.load(pipe)  # our own parent's pipe: trusted
             except EOFError:
                 break
             if not failures:  # else read to the end, so that the parent never waits on a full pipe
-                batches.put(batch)
+                batches.put((number, batch))
     for _ in makers:
         batches.put(None)
     for thread in makers:
@@ -593,11 +598,12 @@ def make_files(
         try:
             written = maker.finish()
         except OSError as exc:
-            failures.append(exc)
-    if failures and not isinstance(failures[0], (OSError, OutputError)):
-        raise failures[0]  # a fault in sitegen: the parent says this process stopped
+            failures.append((-1, exc))
+    first = min(failures, key=lambda failure: failure[0])[1] if failures else None
+    if first is not None and not isinstance(first, (OSError, OutputError)):
+        raise first  # a fault in sitegen: the parent says this process stopped
     with os.fdopen(result_descriptor, "wb") as result:
-        pickle.dump(failures[0] if failures else written, result)
+        pickle.dump(first if first is not None else written, result)
 
 
 class _Reusable:

@@ -6,6 +6,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from sitegen.errors import OutputError
-from sitegen.writer import Output, _FileMakerProcess, _umask, file_identity, safe_relative_path, write_site
+from sitegen.writer import (
+    Output,
+    _FileMaker,
+    _FileMakerProcess,
+    _umask,
+    file_identity,
+    safe_relative_path,
+    write_site,
+)
 
 from .helpers import snapshot
 
@@ -411,3 +420,38 @@ def test_the_file_maker_stops_at_its_first_error_and_still_reads_every_batch(
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert len(list((staging / "before").iterdir())) == 300
+
+
+def test_threads_making_files_in_a_folder_that_was_a_file_wait_for_the_file_to_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A recycled staging folder has a file "a" where this build needs the folder "a/": the thread
+    # that removes it holds the others back, or they would find "a" still a file.
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "a").write_bytes(b"a file, to become a folder")
+    maker = _FileMaker(staging, None, recycled=True)
+    unlink = os.unlink
+
+    def slow_unlink(path: str) -> None:
+        time.sleep(0.3)
+        unlink(path)
+
+    monkeypatch.setattr(os, "unlink", slow_unlink)
+    start = threading.Barrier(2)
+    failures: list[OSError] = []
+
+    def make(name: str) -> None:
+        start.wait()
+        try:
+            maker.make(f"a/{name}.html", name.encode())
+        except OSError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=make, args=(name,)) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert snapshot(staging) == {"a/one.html": b"one", "a/two.html": b"two"}
