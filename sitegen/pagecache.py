@@ -10,6 +10,9 @@ copied without its output, costs a render and never a wrong page. A file the sys
 the one the last build left (same device, inode, size, modification and status-change times) is
 not even read: the writer links it into the new output as it is. Any write, ``touch``, ``chmod``
 or extra link changes its status-change time, which no program can set back.
+
+Feeds and data files are kept the same way (``PageCache.made``), keyed by the one value each is
+made from: the planned feed, or the JSON document before encoding.
 """
 
 from __future__ import annotations
