@@ -93,10 +93,10 @@ class PageKeys:
             self._outer[kind] = self._reduce_shared
         self._shared: dict[int, tuple[object, bytes]] = {}
 
-    def __call__(self, page: object) -> bytes | None:
+    def __call__(self, value: object) -> bytes | None:
         """The key of a page, or of any other value a file is made from."""
         try:
-            return self._hash(page, self._outer)
+            return self._hash(value, self._outer)
         except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
             return None
 
