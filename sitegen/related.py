@@ -11,13 +11,11 @@ common to half the archive is not related at all.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from operator import mul
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -27,7 +25,7 @@ import numpy.typing as npt
 from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from .cachefiles import code_fingerprint, write_atomically
-from .postings import Record, TermCache, TermStore, ranks
+from .postings import Ints, Record, TermCache, TermStore, ranks, stable_order
 
 if TYPE_CHECKING:
     from .content import Paper
@@ -48,30 +46,21 @@ RELATED_TERMS_FILE = "related-terms.npz"
 
 
 def related_terms() -> TermStore:
-    """Each paper's terms, kept in the cache folder by the hash of its abstract and title, and of
-    sitegen's code (the words, stop words and folding are code): counting them was half the work,
-    and a new paper changes every weight but no other paper's terms."""
-    return TermStore(RELATED_TERMS_FILE, b"sitegen-related-terms-1" + code_fingerprint(), 2)
+    """Each paper's terms, kept in the cache folder by the hash of its text (``_counted_text``)
+    and of sitegen's code (the words, stop words and folding are code): counting them was most of
+    the work, and a new paper changes every weight but no other paper's terms."""
+    return TermStore(RELATED_TERMS_FILE, b"sitegen-related-terms-2" + code_fingerprint(), 1)
+
+
+def _counted_text(title: str, words: str) -> str:
+    """The abstract's words, then the title ``TITLE_WEIGHT`` times: counted as one text, each
+    title word counts that many times over, and the terms come in the order they first occur in
+    the abstract, then in the title. (``_words`` never joins words across a line break.)"""
+    return "\n".join([words] + [title] * TITLE_WEIGHT)
 
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
-
-
-def term_counts(record: Record, vocabulary: Sequence[str]) -> dict[str, int]:
-    """A paper's terms and how often each occurs, from its record of abstract and title (numbers
-    into ``vocabulary``, its ``TermCache``'s): in the order they first occur in the abstract, then
-    in the title, a title word counting ``TITLE_WEIGHT`` times. Stop words and numbers are left
-    out, plurals folded to the singular (``_fold``). The terms are the vocabulary's strings, which
-    every paper shares: a dict of strings also takes a third less memory than one of numbers."""
-    values = record.tolist()
-    in_abstract, in_title = values[2], values[3]
-    terms = list(map(vocabulary.__getitem__, values[4 : 4 + in_abstract + in_title]))
-    frequencies = values[4 + in_abstract + in_title :]
-    counts = dict(zip(terms[:in_abstract], frequencies[:in_abstract], strict=True))
-    for term, count in zip(terms[in_abstract:], frequencies[in_abstract:], strict=True):
-        counts[term] = counts.get(term, 0) + TITLE_WEIGHT * count
-    return counts
 
 
 def _fold(word: str) -> str:
@@ -110,43 +99,121 @@ def related_numbers(
     of its related papers: what a second process hands back, and what ``related.json`` keeps.
     ``cache_dir`` keeps each paper's terms for the next build (``related_terms``)."""
     cache = TermCache(cache_dir, _words, _fold, related_terms())
-    records = cache.records((words, title) for title, words in texts)
-    vocabulary = cache.vocabulary
+    records = cache.records((_counted_text(title, words),) for title, words in texts)
     del cache  # and with it the records file's arrays, once the records are let go too
-    counts = [term_counts(record, vocabulary) for record in records]
+    terms = _PaperTerms.of(records)
     del records
-    document_frequency: Counter[str] = Counter()
-    for count in counts:
-        document_frequency.update(count.keys())
-    total = len(texts)
-    # A word no other paper has relates nothing, and one every paper has tells nothing apart.
-    idf = {term: math.log(total / df) for term, df in document_frequency.items() if 1 < df < total}
+    return _best_matches(*_signatures(terms), terms.papers, limit)
 
-    # Papers are numbered 0, -1, -2, … so that the larger number is the earlier in ``papers``:
-    # plain tuple comparisons then break ties in the site's order, at C speed.
-    signatures: list[list[tuple[float, str]]] = []
-    postings: dict[str, list[tuple[float, int]]] = {}
-    most = max((max(count.values(), default=0) for count in counts), default=0)
-    tf_weight = [0.0] + [1.0 + math.log(tf) for tf in range(1, most + 1)]
-    for number, count in enumerate(counts):
-        # Maps over C functions rather than a comprehension: this loop sees every term of every
-        # paper. The terms keep the text's order, so the norm is summed in the same order on
-        # every run and comes out bit for bit the same.
-        terms = list(filter(idf.__contains__, count))
-        weights = list(
-            map(mul, map(tf_weight.__getitem__, map(count.__getitem__, terms)), map(idf.__getitem__, terms))
+
+@dataclass(frozen=True, slots=True)
+class _PaperTerms:
+    """Every paper's terms and how often each occurs (a title word counting ``TITLE_WEIGHT``
+    times): one row per paper and term, papers in order, each paper's terms in the order they
+    first occur in its abstract, then in its title. Stop words and numbers are left out, plurals
+    folded to the singular (``_fold``)."""
+
+    papers: int
+    paper: Ints
+    term: Ints
+    """Numbers into the term cache's vocabulary."""
+    count: Ints
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> _PaperTerms:
+        """From ``related_terms`` records: the text's length, its number of distinct terms, the
+        terms, how often each occurs."""
+        if not records:
+            empty = np.zeros(0, np.int32)
+            return cls(0, empty, empty, empty)
+        sizes = np.array([len(record) for record in records], dtype=np.int64)
+        joined = np.concatenate(records)
+        starts = np.cumsum(sizes) - sizes
+        distinct = joined[starts + 1].astype(np.int64)
+        first_term = np.repeat(starts + 2, distinct) + ranks(distinct)
+        paper = np.repeat(np.arange(len(records), dtype=np.int32), distinct)
+        return cls(
+            len(records), paper, joined[first_term], joined[first_term + np.repeat(distinct, distinct)]
         )
-        norm = math.hypot(*weights) or 1.0
-        strongest = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)[:SIGNATURE_TERMS]
-        signature = [(weights[index] / norm, terms[index]) for index in strongest]
-        signatures.append(signature)
-        for weight, term in signature:
-            postings.setdefault(term, []).append((weight, -number))
-    for term, posting in postings.items():
-        if len(posting) > POSTINGS_LIMIT:
-            postings[term] = heapq.nlargest(POSTINGS_LIMIT, posting)
 
-    return _best_matches(signatures, postings, limit)
+
+def _signatures(terms: _PaperTerms) -> tuple[_Signatures, _Signatures]:
+    """Each paper's signature: its ``SIGNATURE_TERMS`` strongest terms by tf-idf, strongest first
+    (ties in the order of its terms), each weight divided by the norm of the paper's whole vector;
+    and each term's postings, the ``POSTINGS_LIMIT`` strongest entries of signatures with it (ties
+    to the earlier paper). Every weight is the product of the same two floats as a loop over the
+    terms would make, and the norm is ``math.hypot`` of them in the paper's order: the same to the
+    bit on every run and machine."""
+    total = terms.papers
+    document_frequency = np.bincount(terms.term)
+    # A word no other paper has relates nothing, and one every paper has tells nothing apart.
+    frequencies = np.unique(document_frequency[(document_frequency > 1) & (document_frequency < total)])
+    idf_of_frequency = np.zeros(total + 1, dtype=np.float64)
+    idf_of_frequency[frequencies] = [math.log(total / df) for df in frequencies.tolist()]
+    weighed = idf_of_frequency[document_frequency[terms.term]] > 0
+    paper, term, count = terms.paper[weighed], terms.term[weighed], terms.count[weighed]
+    most = int(count.max(initial=0))
+    tf_weight = np.array([0.0] + [1.0 + math.log(tf) for tf in range(1, most + 1)], dtype=np.float64)
+    weight = tf_weight[count] * idf_of_frequency[document_frequency[term]]
+
+    per_paper = np.bincount(paper, minlength=total)
+    norms = _norms(weight, per_paper)
+    kept = np.flatnonzero(_may_be_strongest(weight, paper, per_paper))
+    paper, term, weight = paper[kept], term[kept], weight[kept]
+    # By weight, strongest first (stable: ties keep the paper's order), then by paper: a row's
+    # rank within its paper is then its place among its paper's rows.
+    strongest = np.argsort(-weight, kind="stable")
+    strongest = strongest[stable_order(paper[strongest])]
+    chosen = strongest[ranks(np.bincount(paper, minlength=total)) < SIGNATURE_TERMS]
+    signatures = _Signatures(paper[chosen], term[chosen], weight[chosen] / norms[paper[chosen]])
+
+    by_term = np.lexsort((signatures.paper, -signatures.weight, signatures.term))
+    posted = by_term[ranks(np.bincount(signatures.term[by_term])) < POSTINGS_LIMIT]
+    postings = _Signatures(signatures.paper[posted], signatures.term[posted], signatures.weight[posted])
+    return signatures, postings
+
+
+def _norms(weight: npt.NDArray[np.float64], per_paper: Ints) -> npt.NDArray[np.float64]:
+    """Each paper's norm: ``math.hypot`` of its weights (1 for none), a few thousand papers' at
+    a time, as Python floats are three times the size of numpy's."""
+    norms: list[float] = []
+    ends = np.cumsum(per_paper)
+    for first in range(0, len(per_paper), _PAPERS_AT_ONCE):
+        sizes = per_paper[first : first + _PAPERS_AT_ONCE].tolist()
+        offset = int(ends[first] - per_paper[first])
+        listed = weight[offset : int(ends[first + len(sizes) - 1])].tolist()
+        at = 0
+        for size in sizes:
+            norms.append(math.hypot(*listed[at : at + size]) or 1.0)
+            at += size
+    return np.array(norms, dtype=np.float64)
+
+
+def _may_be_strongest(weight: npt.NDArray[np.float64], paper: Ints, per_paper: Ints) -> npt.NDArray[np.bool_]:
+    """Which rows may be among their paper's ``SIGNATURE_TERMS`` strongest: cut into that many
+    runs, a paper has that many rows at least as strong as the weakest run's strongest, so a
+    weaker row is not. Only these are sorted: a fifth of the rows on the benchmark corpus."""
+    runs = SIGNATURE_TERMS
+    cut = np.flatnonzero(per_paper > runs)
+    bound = np.zeros(len(per_paper), dtype=np.float64)  # every weight is above 0
+    if len(cut):
+        sizes = per_paper[cut]
+        firsts = np.cumsum(per_paper)[cut] - sizes
+        # Each paper's run starts, then its end, so that its last run stops there (one row more
+        # at the end makes the last paper's end a valid place).
+        marks = firsts[:, None] + (np.arange(runs + 1) * sizes[:, None]) // runs
+        strongest = np.maximum.reduceat(np.append(weight, 0.0), marks.ravel()).reshape(-1, runs + 1)
+        bound[cut] = strongest[:, :runs].min(axis=1)
+    return weight >= bound[paper]
+
+
+@dataclass(frozen=True, slots=True)
+class _Signatures:
+    """Entries of signatures (or of postings, cut from them): whose, which term, what weight."""
+
+    paper: Ints
+    term: Ints
+    weight: npt.NDArray[np.float64]
 
 
 def related_numbers_once(
@@ -156,40 +223,29 @@ def related_numbers_once(
     return [related_numbers(texts, cache_dir=cache_dir)]
 
 
-def _best_matches(
-    signatures: list[list[tuple[float, str]]], postings: dict[str, list[tuple[float, int]]], limit: int
-) -> list[list[int]]:
-    """For each paper, the numbers of the ``limit`` papers scoring highest against it (at least
-    ``MIN_SCORE``; ties to the earlier paper). A paper's score against another is the sum, over the
-    terms of its signature in signature order, of its weight times the other's in the term's
-    postings: added in that order, as floats, so that the scores are the same to the bit on every
-    machine. Made with numpy, some thousands of papers at a time: at 100,000 papers the pairs do
-    not fit in memory at once, and as Python objects they took 30 s."""
-    number_of_term = {term: number for number, term in enumerate(postings)}
-    sizes = np.array([len(posting) for posting in postings.values()], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    posted = [entry for posting in postings.values() for entry in posting]
-    posted_weight = np.array([weight for weight, _ in posted], dtype=np.float64)
-    posted_paper = np.array([-other for _, other in posted], dtype=np.int64)
-    lengths = np.array([len(signature) for signature in signatures], dtype=np.int64)
-    entry_paper = np.repeat(np.arange(len(signatures), dtype=np.int64), lengths)
-    entry_term = np.array(
-        [number_of_term[term] for signature in signatures for _, term in signature], dtype=np.int64
-    )
-    entry_weight = np.array([weight for signature in signatures for weight, _ in signature], dtype=np.float64)
-    entry_starts = np.concatenate([[0], np.cumsum(lengths)])
+def _best_matches(signatures: _Signatures, postings: _Signatures, count: int, limit: int) -> list[list[int]]:
+    """For each of ``count`` papers, the numbers of the ``limit`` papers scoring highest against it
+    (at least ``MIN_SCORE``; ties to the earlier paper). A paper's score against another is the
+    sum, over the terms of its signature in signature order, of its weight times the other's in
+    the term's postings (grouped by term): added in that order, as floats, so that the scores are
+    the same to the bit on every machine. Some thousands of papers at a time: at 100,000 papers the pairs do
+    not fit in memory at once."""
+    # 64 bits: a pair's number (``mine * count + theirs``) passes 2**31 at 46,341 papers.
+    entry_paper, posted_paper = signatures.paper.astype(np.int64), postings.paper.astype(np.int64)
+    sizes = np.bincount(postings.term, minlength=int(signatures.term.max(initial=-1)) + 1)
+    starts = np.cumsum(sizes) - sizes
+    entry_starts = np.searchsorted(signatures.paper, np.arange(count + 1))
 
-    best: list[list[int]] = [[] for _ in signatures]
-    count = len(signatures)
+    best: list[list[int]] = [[] for _ in range(count)]
     for first in range(0, count, _PAPERS_AT_ONCE):
         low, high = int(entry_starts[first]), int(entry_starts[min(count, first + _PAPERS_AT_ONCE)])
-        terms = entry_term[low:high]
+        terms = signatures.term[low:high]
         pairs = sizes[terms]
         # One row per (paper, signature term, paper in that term's postings), in signature order.
         entry = np.repeat(np.arange(low, high), pairs)
         posting = np.repeat(starts[terms], pairs) + ranks(pairs)
         mine, theirs = entry_paper[entry], posted_paper[posting]
-        score = entry_weight[entry] * posted_weight[posting]
+        score = signatures.weight[entry] * postings.weight[posting]
         keep = mine != theirs
         pair, score = (mine * count + theirs)[keep], score[keep]
         order = np.argsort(pair, kind="stable")  # stable: signature order kept

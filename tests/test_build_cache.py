@@ -434,8 +434,8 @@ def test_related_papers_from_cached_terms_are_those_counted_afresh(tmp_path: Pat
 
 
 def test_a_papers_related_terms_are_its_words_counted(tmp_path: Path) -> None:
-    """What ``related.term_counts`` reads from a term record, against the words counted plainly:
-    the abstract's terms first, then the title's, a title word counting ``TITLE_WEIGHT`` times."""
+    """The terms ``related`` reads from a term record, against the words counted plainly: the
+    abstract's terms first, then the title's, a title word counting ``TITLE_WEIGHT`` times."""
     from collections import Counter
 
     from sitegen import related
@@ -447,8 +447,14 @@ def test_a_papers_related_terms_are_its_words_counted(tmp_path: Path) -> None:
     for title, words in texts:
         plainly = related._words(words) + related._words(title) * related.TITLE_WEIGHT
         expected = Counter(term for term in map(related._fold, plainly) if term)
-        counted = related.term_counts(cache.record((words, title))[1], cache.vocabulary)
+        record = cache.record((related._counted_text(title, words),))[1]
+        terms = related._PaperTerms.of([record])
+        counted = {
+            cache.vocabulary[term]: count
+            for term, count in zip(terms.term.tolist(), terms.count.tolist(), strict=True)
+        }
         assert list(counted.items()) == list(expected.items())
+        assert set(terms.paper.tolist()) <= {0}
     assert counted == {"model": 3 + 2 * 3, "plural": 2}
 
 

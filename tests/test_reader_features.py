@@ -385,24 +385,37 @@ def test_cards_are_kept_while_pages_render_and_let_go_after(make_site: SiteFacto
     assert len(cards) == 0
 
 
-def test_related_scores_are_summed_and_ranked_exactly_as_a_plain_loop_would() -> None:
-    """``_best_matches`` (numpy, in batches) against the definition: per paper, the sum over its
-    signature's terms, in order, of weight times weight; best first, ties to the earlier paper."""
-    import random
+def plainly_related(texts: list[tuple[str, str]]) -> list[list[int]]:
+    """Related papers by their definition, one paper and one term at a time (as sitegen first
+    made them): tf-idf weights over the words both counted; a paper's signature is its
+    ``SIGNATURE_TERMS`` strongest, ties in the order its terms first occur, divided by the norm
+    (``math.hypot``) of all its weights; a term keeps the ``POSTINGS_LIMIT`` strongest signature
+    entries, ties to the earlier paper; a paper's score against another is the sum, in its
+    signature's order, of weight times weight; best first, ties to the earlier paper."""
+    import heapq
+    import math
+    from collections import Counter
 
     from sitegen import related
 
-    rng = random.Random(7)
-    terms = [f"t{n}" for n in range(40)]
-    weights = [0.1, 0.2, 0.3, 0.25, 0.05]  # few values: many equal scores
-    signatures = [
-        [(rng.choice(weights), term) for term in rng.sample(terms, rng.randint(0, 6))] for _ in range(300)
-    ]
+    counts = []
+    for title, words in texts:
+        plainly = related._words(words) + related._words(title) * related.TITLE_WEIGHT
+        counts.append(Counter(term for term in map(related._fold, plainly) if term))
+    frequency = Counter(term for count in counts for term in count)
+    idf = {term: math.log(len(texts) / df) for term, df in frequency.items() if 1 < df < len(texts)}
+    signatures = []
+    for count in counts:
+        terms = [term for term in count if term in idf]
+        weights = [(1.0 + math.log(count[term])) * idf[term] for term in terms]
+        norm = math.hypot(*weights) or 1.0
+        strongest = sorted(range(len(terms)), key=weights.__getitem__, reverse=True)
+        signatures.append([(weights[i] / norm, terms[i]) for i in strongest[: related.SIGNATURE_TERMS]])
     postings: dict[str, list[tuple[float, int]]] = {}
     for number, signature in enumerate(signatures):
         for weight, term in signature:
             postings.setdefault(term, []).append((weight, -number))
-
+    postings = {term: heapq.nlargest(related.POSTINGS_LIMIT, posted) for term, posted in postings.items()}
     expected = []
     for number, signature in enumerate(signatures):
         scores: dict[int, float] = {}
@@ -412,10 +425,66 @@ def test_related_scores_are_summed_and_ranked_exactly_as_a_plain_loop_would() ->
         scores.pop(-number, None)
         best = sorted(((score, other) for other, score in scores.items()), reverse=True)[:RELATED_LIMIT]
         expected.append([-other for score, other in best if score >= related.MIN_SCORE])
+    return expected
+
+
+def test_related_papers_are_exactly_those_of_a_plain_loop(tmp_path: Path) -> None:
+    """``related_numbers`` (numpy: rows of terms, a bound that skips weak terms before sorting,
+    pairs scored some papers at a time) against its definition, on texts made for equal weights
+    and scores: few words, few counts; papers of fewer, exactly and just more terms than a
+    signature holds; common terms with more postings than are kept; groups of papers related
+    only to each other."""
+    import random
+
+    from sitegen import related
+
+    rng = random.Random(7)
+    words = [f"w{chr(97 + n // 26)}{chr(97 + n % 26)}" for n in range(70)]
+    texts = []
+    for number in range(400):
+        size = rng.choice([0, 3, 9, 10, 11, 12, 25, 60])
+        abstract = [rng.choice(words[: 10 + number % 60]) for _ in range(size)]
+        if number % 20 < 3:  # groups of three papers with words of their own: two related each
+            abstract = [f"own{number // 20}x{k}" for k in range(12)] + abstract[:2]
+        title = rng.sample(words, rng.randint(0, 4))
+        texts.append((" ".join(title), " ".join([*abstract, "the", "42", "paper"])))
+    expected = plainly_related(texts)
     old_batch = related._PAPERS_AT_ONCE
     try:
         related._PAPERS_AT_ONCE = 64  # several batches
-        assert related._best_matches(signatures, postings, RELATED_LIMIT) == expected
+        assert related.related_numbers(texts) == expected
+        assert related.related_numbers(texts, cache_dir=tmp_path) == expected
+        assert related.related_numbers(texts, cache_dir=tmp_path) == expected  # terms from the cache
     finally:
         related._PAPERS_AT_ONCE = old_batch
-    assert any(len(found) == RELATED_LIMIT for found in expected)
+    assert sum(len(found) == RELATED_LIMIT for found in expected) > 100
+    assert any(0 < len(found) < RELATED_LIMIT for found in expected)
+    assert related.related_numbers([]) == []
+    assert related.related_numbers([("", "")]) == [[]]
+
+
+def test_the_generated_corpus_has_the_related_papers_of_a_plain_loop(tmp_path: Path) -> None:
+    """The same on the benchmark's generated corpus (Zipf-distributed words, as on an archive)."""
+    from sitegen import related
+
+    from .test_valid_output import load_corpus_generator
+
+    load_corpus_generator()(tmp_path / "corpus", 1500)
+    texts = related.related_texts(plan_site(tmp_path / "corpus", BuildOptions(cache=False)).site.papers)
+    expected = plainly_related(texts)
+    assert related.related_numbers(texts) == expected
+    assert sum(map(len, expected)) > 10
+
+
+def test_related_papers_are_found_among_many_papers() -> None:
+    """Papers numbered past 46,340, where a pair's number no longer fits 32 bits."""
+    import numpy as np
+
+    from sitegen import related
+
+    papers = np.array([0, 1, 46_341, 49_999], dtype=np.int32)
+    entries = related._Signatures(papers, np.zeros(4, np.int32), np.array([0.9, 0.3, 0.8, 0.7]))
+    found = related._best_matches(entries, entries, 50_000, RELATED_LIMIT)
+    assert found[0] == [46_341, 49_999, 1]
+    assert found[49_999] == [0, 46_341, 1]
+    assert sum(map(len, found)) == 12
