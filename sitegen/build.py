@@ -255,6 +255,10 @@ class PaperPages:
         pages = with_related_papers(self.plan.pages, site.related)
         self.plan = dataclasses.replace(self.plan, site=site, pages=pages)
         paper_pages = [page for page in pages if isinstance(page.context, PaperContext)]
+        if self._page_cache is not None and self._fork:
+            # Hashed here, where the list pages need them too, and not again in the fork.
+            views = [page.context.paper for page in pages if isinstance(page.context, PaperContext)]
+            self._page_cache.keys.share(views)
         self._work = in_background(
             render_pages_elsewhere, paper_pages, self._env, self._page_cache, fork=self._fork
         )

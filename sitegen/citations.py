@@ -3,12 +3,13 @@ beside it as ``cite.bib``. Authors stay in the paper's order; every LaTeX specia
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from . import urls
-from .content import Paper
 from .site import Site
 from .writer import Output
 
@@ -20,6 +21,36 @@ _SPECIAL = re.compile("|".join(re.escape(char) for char in _SPECIALS))
 CITE_FILE = "cite.bib"
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Citable(Protocol):
+    """What a citation is made from: a ``content.Paper``, or the ``views.PaperView`` of one (a
+    paper's page cites from its view, which its cache key hashes already)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def authors(self) -> Sequence[_Named]: ...
+    @property
+    def date(self) -> dt.date: ...
+    @property
+    def published(self) -> dt.date | None: ...
+    @property
+    def primary_category(self) -> str: ...
+    @property
+    def journal_ref(self) -> str: ...
+    @property
+    def doi(self) -> str: ...
+    @property
+    def is_arxiv(self) -> bool: ...
+    def link(self, kind: str) -> str | None: ...
+
+
 def latex_escape(text: str) -> str:
     return _SPECIAL.sub(lambda match: _SPECIALS[match.group()], text)
 
@@ -29,7 +60,7 @@ def _ascii_word(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", plain.lower())
 
 
-def citation_key(paper: Paper) -> str:
+def citation_key(paper: Citable) -> str:
     """``hu2021lora``: first author's last name, year, first long word of the title."""
     last_name = _ascii_word(paper.authors[0].name.split()[-1]) if paper.authors else ""
     year = (paper.published or paper.date).year
@@ -38,7 +69,7 @@ def citation_key(paper: Paper) -> str:
     return f"{last_name or 'anon'}{year}{first_word}"
 
 
-def bibtex(paper: Paper, base_url: str) -> str:
+def bibtex(paper: Citable, base_url: str) -> str:
     fields: list[tuple[str, str]] = [
         ("title", "{" + latex_escape(paper.title) + "}"),
         ("author", " and ".join(latex_escape(author.name) for author in paper.authors)),

@@ -24,7 +24,7 @@ import io
 import json
 import operator
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -99,6 +99,12 @@ class PageKeys:
             return self._hash(value, self._outer)
         except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
             return None
+
+    def share(self, records: Iterable[object]) -> None:
+        """Hash these shared records now (``_SHARED``): a process forked next then has their
+        hashes, rather than working each out again."""
+        for record in records:
+            self._reduce_shared(record)
 
     def _hash(self, value: object, table: dict[Any, Any]) -> bytes:
         digest = hashlib.sha256(self._fingerprint)  # the fastest here: most CPUs compute it in hardware

@@ -115,6 +115,10 @@ class PaperView:
     def link(self, kind: str) -> str:
         return next((link.url for link in self.links if link.kind == kind), "")
 
+    @property
+    def is_arxiv(self) -> bool:
+        return bool(self.arxiv_id)
+
 
 def script_safe_json(data: object, **options: object) -> str:
     """JSON with ``<``, ``>`` and ``&`` escaped, so that it can sit inside a ``<script>`` element or

@@ -242,6 +242,37 @@ def test_citations_keep_author_order_and_escape_latex(make_site: SiteFactory) ->
     assert page.select_one("a[download]")["href"] == "/papers/2401.00001/cite.bib"
 
 
+def test_a_papers_page_cites_it_as_its_cite_bib_does(make_site: SiteFactory) -> None:
+    """The page cites from the paper's view, ``cite.bib`` from the paper: the same text, whatever
+    the paper has (an arXiv id or not, a DOI, a journal, a published date, its own links)."""
+    site = make_site(
+        {
+            "content/a.md": paper_text(
+                "2401.00001",
+                "First & Foremost",
+                extra="published: 2023-12-30\nprimary_category: cs.CL\ndoi: 10.1000/x_y\n",
+                authors="[{name: Zoë Zed, affiliation: Lab}, Ada Lovelace]",
+            ),
+            "content/b.md": paper_text(
+                "acl-2024-7",
+                "Not on arXiv",
+                extra="journal_ref: Proc. ACL\nlinks: {abs: 'https://example.org/7', code: 'https://example.org/c'}\n",
+                authors="[]",
+            ),
+            "content/c.md": paper_text(
+                "2401.00003", "Plain", extra="links: {pdf: 'https://example.org/p.pdf'}\n"
+            ),
+        }
+    )
+    out = build_site(site)
+    cited = sorted(out.glob("papers/*/cite.bib"))
+    assert len(cited) == 3
+    for cite in cited:
+        page = soup(cite.parent / "index.html")
+        assert page.select_one("pre#bibtex").get_text() == cite.read_text()
+    assert "url = {https://example.org/7}" in (out / "papers/acl-2024-7/cite.bib").read_text()
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_paper_with_no_abstract_is_built_with_the_others(
     make_site: SiteFactory, tmp_path: Path, jobs: int
