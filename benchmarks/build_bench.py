@@ -16,6 +16,7 @@ deletion would pay for it.
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import functools
 import re
@@ -124,6 +125,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
+    # As `pip install` leaves it: where PYTHONDONTWRITEBYTECODE is set (this project's machines),
+    # every build would otherwise compile sitegen's modules again, in each of its processes.
+    compileall.compile_dir(HERE.parent / "sitegen", quiet=1)
     site = HERE / "corpus" / str(args.papers)
     if not (site / "sitegen.yaml").exists():
         print(f"generating {args.papers} papers into {site} ...", flush=True)
