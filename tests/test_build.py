@@ -242,6 +242,22 @@ def test_citations_keep_author_order_and_escape_latex(make_site: SiteFactory) ->
     assert page.select_one("a[download]")["href"] == "/papers/2401.00001/cite.bib"
 
 
+def test_a_named_pipe_among_the_abstract_files_is_a_problem_not_a_wait(make_site: SiteFactory) -> None:
+    """Nothing writes to it: reading it must not wait for a writer."""
+    import os
+    import signal
+
+    site = make_site({"content/a.md": paper_text()})
+    os.mkfifo(site / "content/pipe.md")
+    signal.alarm(60)  # a failure, not a hung test run
+    try:
+        with pytest.raises(InputError) as raised:
+            build(site, BuildOptions(cache=False))
+    finally:
+        signal.alarm(0)
+    assert [problem.path.name for problem in raised.value.problems] == ["pipe.md"]
+
+
 def test_a_papers_page_cites_it_as_its_cite_bib_does(make_site: SiteFactory) -> None:
     """The page cites from the paper's view, ``cite.bib`` from the paper: the same text, whatever
     the paper has (an arXiv id or not, a DOI, a journal, a published date, its own links)."""
