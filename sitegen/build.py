@@ -20,7 +20,7 @@ from .content import find_abstract_files, load_papers
 from .errors import InputError, OutputError, Problem
 from .export import data_paths, render_data
 from .feeds import Feed, feed_paths, plan_feeds, render_feeds
-from .garbage import fewer_collections
+from .garbage import fewer_collections, settled
 from .pagecache import PageCache, site_fingerprint
 from .pages import Page, PaperContext, plan_pages, plan_robots, plan_sitemaps, with_related_papers
 from .papercache import PaperCache
@@ -319,6 +319,7 @@ def build(
         # Only the papers' own pages show related papers: the rest are planned and rendered
         # while those are found.
         plan = plan_output(indexed, watch)
+        settled()
         env = make_environment(plan.config, plan.template_dirs)
         page_cache = (
             PageCache(cache_dir, output_dir, site_fingerprint(template_sources(env), site_values(env)))

@@ -6,6 +6,10 @@ thresholds the collector ran 1,200 times in a 10,000-paper build and walked ever
 twice before it reached the oldest generation: 0.75 to 0.83 s of the parent's CPU. With these, 5
 times, 0.18 to 0.25 s. Cycles are still collected, 100,000 new objects at a time, so memory does not
 grow with the garbage a long build makes.
+
+Once the pages are planned, what is alive (papers, views, planned pages) lives until the build
+ends, and ``settled`` takes it out of the collector's sight: at 100,000 papers the one middle
+collection of the render stage walked all of it, 1.5 to 1.6 s.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ def fewer_collections() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.unfreeze()
         gc.set_threshold(*previous)
+
+
+def settled() -> None:
+    """Inside ``fewer_collections``: every object alive now stays alive until the block ends, so
+    no collection walks it again (and a forked child's collections do not copy its memory); the
+    block's end gives it back to the collector."""
+    gc.freeze()
 
 
 def collect_less() -> None:

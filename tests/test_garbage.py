@@ -8,8 +8,9 @@ import pytest
 
 from sitegen import build as build_module
 from sitegen.build import build
-from sitegen.garbage import BUILD_THRESHOLDS, fewer_collections
+from sitegen.garbage import BUILD_THRESHOLDS, fewer_collections, settled
 from sitegen.pages import plan_pages
+from sitegen.render import render_pages
 
 from .conftest import SiteFactory, paper_text
 
@@ -38,3 +39,28 @@ def test_a_build_runs_with_the_builds_thresholds_and_restores_them(
     build(site)
     assert seen == [BUILD_THRESHOLDS[0]]
     assert gc.get_threshold() == before
+
+
+def test_what_is_settled_is_out_of_the_collectors_sight_until_the_block_ends() -> None:
+    with fewer_collections():
+        settled()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_build_settles_its_plan_and_gives_it_back(
+    make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan is settled before pages render; the build's end unfreezes, as the preview server
+    builds again and again in one process."""
+    site = make_site({"content/papers/2024/2401.00001.md": paper_text("2401.00001", "First", "2024-01-01")})
+    frozen = []
+
+    def rendering(*args: object) -> object:
+        frozen.append(gc.get_freeze_count())
+        return render_pages(*args)
+
+    monkeypatch.setattr(build_module, "render_pages", rendering)
+    build(site)
+    assert frozen and frozen[0] > 0
+    assert gc.get_freeze_count() == 0
