@@ -617,7 +617,8 @@ def _file_bytes(path: Path) -> bytes:
     and a buffer for each file, which took twice as long (1.2 s against 0.6 s for 100,000 files)."""
     # O_NONBLOCK: a named pipe is not waited on for ever (its read fails, or finds nothing).
     descriptor = os.open(
-        path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        path,
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0),
     )
     try:
         chunks = []
