@@ -228,8 +228,8 @@ def _best_matches(signatures: _Signatures, postings: _Signatures, count: int, li
     (at least ``MIN_SCORE``; ties to the earlier paper). A paper's score against another is the
     sum, over the terms of its signature in signature order, of its weight times the other's in
     the term's postings (grouped by term): added in that order, as floats, so that the scores are
-    the same to the bit on every machine. Some thousands of papers at a time: at 100,000 papers the pairs do
-    not fit in memory at once."""
+    the same to the bit on every machine. Some thousands of papers at a time: at 100,000 papers
+    the pairs do not fit in memory at once."""
     # 64 bits: a pair's number (``mine * count + theirs``) passes 2**31 at 46,341 papers.
     entry_paper, posted_paper = signatures.paper.astype(np.int64), postings.paper.astype(np.int64)
     sizes = np.bincount(postings.term, minlength=int(signatures.term.max(initial=-1)) + 1)
