@@ -292,6 +292,7 @@ class RememberedRelated:
         """``compute`` is ``related_numbers``, or the same run elsewhere (another process)."""
         self._path = folder / RELATED_FILE
         self._compute = compute
+        self._keyed: tuple[Sequence[Paper], str] | None = None
 
     def __call__(self, papers: Sequence[Paper]) -> Mapping[str, tuple[Paper, ...]]:
         lists = self.lookup(papers)
@@ -302,12 +303,19 @@ class RememberedRelated:
 
     def lookup(self, papers: Sequence[Paper]) -> list[list[int]] | None:
         """The related papers' numbers (``related_numbers``) kept for these very papers, if any."""
-        return self._load(_related_key(papers), len(papers))
+        return self._load(self._key(papers), len(papers))
 
     def remember(self, papers: Sequence[Paper], lists: list[list[int]]) -> None:
-        data = {"format": RELATED_FORMAT, "key": _related_key(papers), "related": lists}
+        data = {"format": RELATED_FORMAT, "key": self._key(papers), "related": lists}
         encoded = json.dumps(data, separators=(",", ":")).encode()
         write_atomically(self._path, lambda file: file.write(encoded))
+
+    def _key(self, papers: Sequence[Paper]) -> str:
+        """``_related_key``, worked out once for the papers that ``lookup`` and then ``remember``
+        are given (every paper's text: 0.3 s at 100,000 papers)."""
+        if self._keyed is None or self._keyed[0] is not papers or not isinstance(papers, tuple):
+            self._keyed = (papers, _related_key(papers))
+        return self._keyed[1]
 
     def _load(self, key: str, count: int) -> list[list[int]] | None:
         try:
