@@ -30,19 +30,23 @@ def fewer_collections() -> Iterator[None]:
     """``BUILD_THRESHOLDS`` inside the block, the previous thresholds after it (the preview server
     builds again and again in one process)."""
     previous = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
     _set(BUILD_THRESHOLDS)
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not frozen_before:  # else the calling program froze objects of its own, which stay so
+            gc.unfreeze()
         gc.set_threshold(*previous)
 
 
 def settled() -> None:
     """Inside ``fewer_collections``: every object alive now stays alive until the block ends, so
     no collection walks it again (and a forked child's collections do not copy its memory); the
-    block's end gives it back to the collector."""
-    gc.freeze()
+    block's end gives it back to the collector. Nothing is frozen when a program calling the
+    build has frozen objects itself: unfreezing ours would unfreeze its own."""
+    if not gc.get_freeze_count():
+        gc.freeze()
 
 
 def collect_less() -> None:

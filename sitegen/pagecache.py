@@ -104,7 +104,10 @@ class PageKeys:
         """Hash these shared records now (``_SHARED``): a process forked next then has their
         hashes, rather than working each out again."""
         for record in records:
-            self._reduce_shared(record)
+            try:
+                self._reduce_shared(record)
+            except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
+                continue  # its pages' keys are None: always rendered
 
     def _hash(self, value: object, table: dict[Any, Any]) -> bytes:
         digest = hashlib.sha256(self._fingerprint)  # the fastest here: most CPUs compute it in hardware

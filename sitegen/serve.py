@@ -9,6 +9,7 @@ overlay are added to HTML responses as they are served: they never exist in the 
 
 from __future__ import annotations
 
+import gc
 import html
 import mimetypes
 import os
@@ -317,6 +318,15 @@ class PreviewServer:
 
     def rebuild(self) -> bool:
         """One build into a new generation; publish it, or publish the error and keep the old one."""
+        try:
+            return self._build_and_publish()
+        finally:
+            # What a build kept out of the collector's sight (``garbage.settled``) and gave back
+            # at its end sits in the oldest generation, which is seldom collected; and this
+            # process builds again and again. Collected once the new generation is published.
+            gc.collect()
+
+    def _build_and_publish(self) -> bool:
         with self._build_lock:
             if self._stop.is_set():
                 return False

@@ -440,18 +440,19 @@ def test_a_papers_related_terms_are_its_words_counted(tmp_path: Path) -> None:
 
     texts = related.related_texts(plan_site(REPO, BuildOptions(cache=False)).site.papers)
     texts.append(("Models of models: the plural Models", "A model, models and 42 MODELS of the"))
+    texts.insert(1, ("", "the of and 42"))  # a paper with no terms, between two with some
     cache = TermCache(None, related._words, related._fold, related.related_terms())
-    for title, words in texts:
+    records = [cache.record((related._counted_text(title, words),))[1] for title, words in texts]
+    terms = related._PaperTerms.of(records)  # all the records laid end to end, as a build reads them
+    assert terms.papers == len(texts)
+    rows = list(zip(terms.paper.tolist(), terms.term.tolist(), terms.count.tolist(), strict=True))
+    assert [paper for paper, _, _ in rows] == sorted(paper for paper, _, _ in rows)
+    for number, (title, words) in enumerate(texts):
         plainly = related._words(words) + related._words(title) * related.TITLE_WEIGHT
         expected = Counter(term for term in map(related._fold, plainly) if term)
-        record = cache.record((related._counted_text(title, words),))[1]
-        terms = related._PaperTerms.of([record])
-        counted = {
-            cache.vocabulary[term]: count
-            for term, count in zip(terms.term.tolist(), terms.count.tolist(), strict=True)
-        }
+        counted = {cache.vocabulary[term]: count for paper, term, count in rows if paper == number}
         assert list(counted.items()) == list(expected.items())
-        assert set(terms.paper.tolist()) <= {0}
+    assert not any(paper == 1 for paper, _, _ in rows)
     assert counted == {"model": 3 + 2 * 3, "plural": 2}
 
 
