@@ -24,6 +24,7 @@ from .config import TOPIC_SLUG, did_you_mean
 from .errors import Problem, error, warning
 from .markup import AbstractRenderer
 from .parallel import in_background
+from .writer import read_descriptor
 from .yamltext import (
     load_yaml,
     nested_key_line,
@@ -613,20 +614,16 @@ def load_papers(
 
 
 def _file_bytes(path: Path) -> bytes:
-    """The file's bytes, read with plain system calls: ``Path.read_bytes`` builds a file object
-    and a buffer for each file, which took twice as long (1.2 s against 0.6 s for 100,000 files)."""
+    """The file's bytes; an ``OSError`` says why it cannot be read."""
     # O_NONBLOCK: a named pipe is not waited on for ever (its read fails, or finds nothing).
     descriptor = os.open(
         path,
         os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0),
     )
     try:
-        chunks = []
-        while chunk := os.read(descriptor, 1 << 16):
-            chunks.append(chunk)
+        return read_descriptor(descriptor)
     finally:
         os.close(descriptor)
-    return b"".join(chunks)
 
 
 def _parse_files(
